@@ -1,0 +1,195 @@
+"""The answer chain: screen -> retrieve -> compose -> check, one LangChain Runnable.
+
+Every reply, of every kind (refusals and errors too), leaves here with the disclaimer and the
+AI-generated label attached by code.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from langchain_core.runnables import Runnable, RunnableLambda
+
+from . import replies, safety
+from .citations import Citation
+from .compose import Draft, get_composer
+from .config import Settings
+from .corpus import chunk_corpus, load_corpus
+from .embeddings import load_embeddings
+from .followup import resolve
+from .index import Index
+from .retrieval import HybridRetriever
+
+log = logging.getLogger(__name__)
+KINDS = ("answer", "no_answer", "emergency", "personal_advice", "out_of_scope", "invalid")
+
+
+@dataclass(frozen=True)
+class Answer:
+    """One reply; to_dict() is the JSON contract shared by the CLI, the HTTP API and eval."""
+
+    question: str
+    language: str
+    kind: str
+    answer: str
+    disclaimer: str
+    ai_label: str
+    citations: list[Citation] = field(default_factory=list)
+    id: str | None = None
+    answer_id: str = field(default_factory=lambda: uuid.uuid4().hex[:16])
+    resolved_question: str = ""
+    passages: list[str] = field(default_factory=list)  # retrieved chunk ids, best first
+    latency_ms: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "answer_id": self.answer_id,
+            "question": self.question,
+            "resolved_question": self.resolved_question or self.question,
+            "language": self.language,
+            "kind": self.kind,
+            "answer": self.answer,
+            "citations": [c.to_dict() for c in self.citations],
+            "disclaimer": self.disclaimer,
+            "ai_label": self.ai_label,
+            "retrieved": self.passages,
+            "latency_ms": self.latency_ms,
+        }
+
+
+class Pipeline:
+    """Loaded parts (model, index, retriever, composer) and the chain that uses them."""
+
+    def __init__(self, settings: Settings, index: Index):
+        self.settings = settings
+        self.index = index
+        self.retriever = HybridRetriever(
+            index=index, k=settings.top_k, lexical_weight=settings.lexical_weight
+        )
+        self.composer = get_composer(settings.composer, settings, index)
+        self.chain: Runnable = (
+            RunnableLambda(self._screen, name="screen")
+            | RunnableLambda(self._retrieve, name="retrieve")
+            | RunnableLambda(self._compose, name="compose")
+            | RunnableLambda(self._check, name="check")
+        )
+
+    @classmethod
+    def load(cls, settings: Settings, announce=print) -> Pipeline:
+        """Open model and index; build the index first if it is empty."""
+        index = Index(settings, load_embeddings(settings))
+        if index.is_empty():
+            announce(f"The index at {settings.chroma_url or settings.index_dir} is empty; building it now...")
+            report = index.sync(chunk_corpus(load_corpus(settings.corpus_dir)), progress=True)
+            announce(report.describe())
+        return cls(settings, index)
+
+    def ask(self, question: str, history=None, id: str | None = None) -> Answer:
+        started = time.perf_counter()
+        state = self.chain.invoke({"question": question, "history": history or [], "id": id})
+        answer: Answer = state["answer"]
+        return _with_latency(answer, started)
+
+    # -- steps; each takes and returns the state dict
+
+    def _screen(self, state: dict) -> dict:
+        question = state["question"]
+        resolved = resolve(question, state["history"]) if isinstance(question, str) else ""
+        state["resolved"] = resolved
+        state["screen"] = safety.screen(question, self.settings.max_question_chars)
+        if state["screen"].kind == "ok" and resolved != question:  # the follow-up's topic counts
+            state["screen"] = safety.screen(resolved, self.settings.max_question_chars * 2)
+        return state
+
+    def _retrieve(self, state: dict) -> dict:
+        state["passages"] = []
+        if state["screen"].kind in ("invalid", "emergency", "out_of_scope"):
+            return state
+        state["query_vector"] = self.index.embeddings.embed_query(state["resolved"])
+        state["passages"] = self.retriever.search(state["resolved"], query_vector=state["query_vector"])
+        return state
+
+    def _compose(self, state: dict) -> dict:
+        screen, passages = state["screen"], state["passages"]
+        state["draft"] = Draft("")
+        relevant = bool(passages) and passages[0].dense >= self.settings.min_relevance
+        if screen.kind == "out_of_scope_candidate" and not relevant:
+            state["screen"] = safety.Screen("out_of_scope", "low_relevance", language=screen.language)
+        if state["screen"].kind not in ("ok", "personal_advice", "out_of_scope_candidate") or not relevant:
+            return state
+        draft = self.composer.compose(state["resolved"], screen.language, passages, state["query_vector"])
+        if not draft.empty and safety.needs_balance(draft.text):
+            draft = self.composer.balance(draft, screen.language)
+        state["draft"] = draft
+        return state
+
+    def _check(self, state: dict) -> dict:
+        state["answer"] = finish(state, self.settings)
+        return state
+
+
+def finish(state: dict, settings: Settings) -> Answer:
+    """The reply for the screened and composed state, with the safety text added by code."""
+    screen: safety.Screen = state["screen"]
+    draft: Draft = state.get("draft") or Draft("")
+    lang = screen.language
+    kind, parts, citations = screen.kind, [], []
+    if kind == "invalid":
+        parts.append(screen.message)
+    elif kind == "emergency":
+        parts.append(replies.text("emergency", lang, number=settings.emergency_number))
+    elif kind == "out_of_scope":
+        parts.append(replies.text("out_of_scope", lang))
+    elif kind == "personal_advice":
+        parts.append(replies.text("personal_advice", lang))
+        if not draft.empty:
+            parts += [replies.text("personal_advice_evidence", lang), draft.text]
+            citations = draft.citations
+    elif draft.empty:
+        kind = "no_answer"
+        parts.append(replies.text("no_answer", lang))
+    else:
+        kind, citations = "answer", draft.citations
+        parts.append(draft.text)
+    topic = screen.topic or safety.change_topic(safety.normalize(draft.text))
+    if kind in ("answer", "no_answer") and topic:  # personal_advice already says it
+        parts.append(replies.text(f"{topic}_warning", lang))
+    if kind in ("no_answer", "out_of_scope", "personal_advice") and settings.clinic_contact:
+        parts.append(replies.text("contact", lang, contact=settings.clinic_contact))
+    text = "\n\n".join(p for p in parts if p)
+    problems = safety.violations(text)
+    if problems:  # last line of defence: never send it
+        log.error("blocked a reply (%s) to %r", ", ".join(problems), state["question"])
+        kind, citations, text = "no_answer", [], replies.text("no_answer", lang)
+    return Answer(
+        id=state.get("id"),
+        question=state["question"] if isinstance(state["question"], str) else "",
+        resolved_question=state.get("resolved") or "",
+        language=lang,
+        kind=kind,
+        answer=text,
+        citations=list(citations),
+        disclaimer=settings.disclaimer(lang),
+        ai_label=replies.AI_LABEL[lang],
+        passages=[p.chunk_id for p in state.get("passages", [])],
+    )
+
+
+def error_answer(question: str, settings: Settings, language: str = "en", id: str | None = None) -> Answer:
+    """The reply when something inside failed: still with disclaimer and label."""
+    return Answer(
+        id=id, question=question, language=language, kind="no_answer",
+        answer=replies.text("error", language, number=settings.emergency_number),
+        disclaimer=settings.disclaimer(language), ai_label=replies.AI_LABEL[language],
+    )
+
+
+def _with_latency(answer: Answer, started: float) -> Answer:
+    from dataclasses import replace
+
+    return replace(answer, latency_ms=int((time.perf_counter() - started) * 1000))

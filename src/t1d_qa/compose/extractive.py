@@ -1,0 +1,148 @@
+"""Grounded extractive composition: verbatim sentences from the retrieved passages, cited.
+
+No language model writes anything: each sentence of an answer is a sentence of the corpus,
+picked by its index-time vector's similarity to the question, with near-duplicates removed.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+
+from .. import safety
+from ..citations import Citation, Numbering, ngrams
+from ..config import Settings
+from ..corpus import language_of
+from ..retrieval import Passage
+from . import Draft
+
+DUPLICATE_COSINE = 0.93
+# A sentence this far below the best one is filler, not an answer.
+SCORE_MARGIN = 0.06
+NEW_SOURCE_BONUS = 0.015
+LIMITATION_QUERY = {
+    "zh": "这项研究的局限性：样本量小、需要长期免疫抑制、随访时间短、尚未获批",
+    "en": "Limitations of the study: very small numbers, lifelong immunosuppression, short follow-up, not approved",
+}
+
+
+class ExtractiveComposer:
+    name = "extractive"
+
+    def __init__(self, settings: Settings, index):
+        self.settings = settings
+        self.index = index
+        self._limitation_vectors: dict[str, list[float]] = {}
+
+    def compose(self, question: str, language: str, passages: list[Passage], query_vector) -> Draft:
+        candidates = self._candidates(language, passages, np.asarray(query_vector, np.float32))
+        if not candidates:
+            return Draft("")
+        chosen = _select(candidates, self.settings.max_answer_sentences)
+        numbering = Numbering()
+        parts, pairs = [], []
+        for cand in chosen:
+            n = numbering.cite(cand.passage.chunk_id, cand.passage.metadata, cand.sentence)
+            parts.append(f"{cand.display}[{n}]" if language == "zh" else f"{cand.display} [{n}]")
+            pairs.append((cand.display, cand.passage.chunk_id))
+        text = ("" if language == "zh" else " ").join(parts)
+        return Draft(text, numbering.citations, tuple(pairs))
+
+    def balance(self, draft: Draft, language: str) -> Draft:
+        """Add the best limitation sentence (same study first) to an answer that reports a success."""
+        cited = sorted({c.doc_id for c in draft.citations})
+        where = {"$and": [{"lang": language}, {"$or": [{"doc_id": {"$in": cited}}, {"kind": "reference"}]}]}
+        q = np.asarray(self._limitation_query(language), np.float32)
+        hits = self.index.search(q.tolist(), 12, where=where)
+        vectors = self.index.sentence_vectors([h.chunk_id for h in hits])
+        used = {s for s, _ in draft.sentences}
+        best = None
+        for hit in hits:
+            bonus = 0.05 if hit.metadata.get("doc_id") in cited else 0.0
+            for sentence, vec in vectors.get(hit.chunk_id, []):
+                display = _display(sentence)
+                if display in used or not safety.is_limitation(display) or not _is_answer_sentence(display):
+                    continue
+                if not safety.allowed_sentence(sentence, hit.metadata):
+                    continue
+                score = float(vec @ q) + bonus
+                if best is None or score > best[0]:
+                    best = (score, display, sentence, hit)
+        if best is None:
+            return draft
+        _, display, sentence, hit = best
+        numbers = {c.chunk_id: c.n for c in draft.citations}
+        n = numbers.get(hit.chunk_id, len(numbers) + 1)
+        citations = list(draft.citations)
+        if hit.chunk_id not in numbers:
+            citations.append(Citation(n, hit.chunk_id, hit.metadata.get("doc_id", ""), hit.metadata.get("title", ""),
+                                      hit.metadata.get("section", ""), hit.metadata.get("source", ""), sentence))
+        glue = "" if language == "zh" else " "
+        marker = f"[{n}]" if language == "zh" else f" [{n}]"
+        return Draft(f"{draft.text}{glue}{display}{marker}", citations, draft.sentences + ((display, hit.chunk_id),))
+
+    def _limitation_query(self, language: str):
+        if language not in self._limitation_vectors:
+            self._limitation_vectors[language] = self.index.embeddings.embed_query(LIMITATION_QUERY[language])
+        return self._limitation_vectors[language]
+
+    def _candidates(self, language: str, passages: list[Passage], q: np.ndarray) -> list[_Candidate]:
+        same = [p for p in passages if p.lang == language]
+        pool = same or passages  # cross-language fallback when nothing in the question's language
+        vectors = self.index.sentence_vectors([p.chunk_id for p in pool])
+        out = []
+        for rank, passage in enumerate(pool):
+            for sentence, vec in vectors.get(passage.chunk_id, []):
+                display = _display(sentence)
+                if not _is_answer_sentence(display) or not safety.allowed_sentence(sentence, passage.metadata):
+                    continue
+                similarity = float(vec @ q)
+                score = similarity + 0.04 * passage.score - 0.005 * rank
+                out.append(_Candidate(display, sentence, passage, vec, similarity, score))
+        out.sort(key=lambda c: c.score, reverse=True)
+        return out
+
+
+class _Candidate:
+    __slots__ = ("display", "sentence", "passage", "vector", "similarity", "score")
+
+    def __init__(self, display, sentence, passage, vector, similarity, score):
+        self.display, self.sentence, self.passage = display, sentence, passage
+        self.vector, self.similarity, self.score = vector, similarity, score
+
+
+def _select(candidates: list[_Candidate], limit: int) -> list[_Candidate]:
+    """Greedy pick: best first, no near-duplicates, a small preference for a new source."""
+    best = candidates[0].score
+    chosen: list[_Candidate] = []
+    pool = [c for c in candidates if c.score >= best - SCORE_MARGIN]
+    while pool and len(chosen) < limit:
+        cited = {c.passage.chunk_id for c in chosen}
+        pick = max(pool, key=lambda c: c.score + (NEW_SOURCE_BONUS if c.passage.chunk_id not in cited else 0))
+        pool.remove(pick)
+        if any(_duplicate(pick, c) for c in chosen):
+            continue
+        chosen.append(pick)
+    return chosen
+
+
+def _duplicate(a: _Candidate, b: _Candidate) -> bool:
+    if float(a.vector @ b.vector) >= DUPLICATE_COSINE:
+        return True
+    n = 2 if language_of(a.display) == "zh" else 1
+    ga, gb = ngrams(a.display, n), ngrams(b.display, n)
+    return bool(ga) and len(ga & gb) / len(ga) >= 0.8
+
+
+def _display(sentence: str) -> str:
+    """The sentence as shown: a list marker dropped, the words unchanged."""
+    return re.sub(r"^([-*•]|\d+[.)、])\s+", "", sentence.strip())
+
+
+def _is_answer_sentence(text: str) -> bool:
+    if text.startswith("|"):
+        return False  # table rows are shown in the sources panel, not read out as prose
+    if language_of(text) == "zh":
+        return len(re.findall(r"[\u3400-\u9fff]", text)) >= 8
+    return len(text.split()) >= 5

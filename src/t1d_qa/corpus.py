@@ -1,0 +1,282 @@
+"""Load corpus documents (front matter + Markdown) and split them into chunks with stable ids."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+KINDS = ("article", "reference", "safety")
+LANGS = ("zh", "en")
+REQUIRED_KEYS = ("id", "title", "lang", "kind", "source", "reviewed")
+# Files in the corpus folder that document it rather than belong to it.
+NOT_DOCUMENTS = {"SOURCES.md", "README.md"}
+
+# A sentence ends at Chinese 。！？； (plus closing quotes/brackets), or at . ! ? followed by
+# whitespace; a number like "7.8" or "e.g." mid-sentence has no whitespace after the dot.
+_SENTENCE_END = re.compile(
+    r"(?<=[。！？；!?])[”」』）)]*\s*"
+    r"|(?<=[.])(?<!\b[A-Z]\.)(?<!\be\.g\.)(?<!\bi\.e\.)(?<!\bet al\.)(?<!\bvs\.)(?<!\bNo\.)\s+"
+)
+_HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
+_CJK = re.compile(r"[\u3400-\u9fff]")
+
+
+class CorpusError(ValueError):
+    """A corpus file cannot be used; the message names the file and the fix."""
+
+
+@dataclass(frozen=True)
+class Document:
+    id: str
+    title: str
+    lang: str
+    kind: str
+    source: str
+    reviewed: str
+    body: str
+    path: Path
+
+    @property
+    def family(self) -> str:
+        """The id without its language suffix: article-zh and article-en are one family."""
+        return family_of(self.id)
+
+
+@dataclass(frozen=True)
+class Chunk:
+    id: str
+    doc_id: str
+    title: str
+    section: str
+    lang: str
+    kind: str
+    source: str
+    text: str
+    sentences: tuple[str, ...] = field(default=(), compare=False)
+
+    def metadata(self) -> dict[str, str]:
+        return {
+            "chunk_id": self.id,
+            "doc_id": self.doc_id,
+            "title": self.title,
+            "section": self.section,
+            "lang": self.lang,
+            "kind": self.kind,
+            "source": self.source,
+        }
+
+
+def family_of(doc_id: str) -> str:
+    return re.sub(r"-(zh|en)$", "", doc_id)
+
+
+def load_corpus(corpus_dir: Path) -> list[Document]:
+    """Every document in corpus_dir; raises CorpusError naming each broken file."""
+    corpus_dir = Path(corpus_dir)
+    if not corpus_dir.is_dir():
+        raise CorpusError(f"corpus folder {corpus_dir} does not exist (set T1D_QA_CORPUS_DIR)")
+    paths = sorted(p for p in corpus_dir.glob("*.md") if p.name not in NOT_DOCUMENTS)
+    if not paths:
+        raise CorpusError(f"corpus folder {corpus_dir} has no .md documents")
+    docs, errors = [], []
+    for path in paths:
+        try:
+            docs.append(load_document(path))
+        except CorpusError as exc:
+            errors.append(str(exc))
+    seen: dict[str, Path] = {}
+    for doc in docs:
+        if doc.id in seen:
+            errors.append(f"{doc.path}: id {doc.id!r} is already used by {seen[doc.id]}")
+        seen[doc.id] = doc.path
+    if errors:
+        raise CorpusError("broken corpus files:\n  " + "\n  ".join(errors))
+    return docs
+
+
+def load_document(path: Path) -> Document:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise CorpusError(f"{path}: not UTF-8 text ({exc.reason})") from exc
+    meta, body = parse_front_matter(text, path)
+    missing = [key for key in REQUIRED_KEYS if not str(meta.get(key) or "").strip()]
+    if missing:
+        raise CorpusError(f"{path}: front matter lacks {', '.join(missing)}")
+    if meta["lang"] not in LANGS:
+        raise CorpusError(f"{path}: lang must be one of {LANGS}, not {meta['lang']!r}")
+    if meta["kind"] not in KINDS:
+        raise CorpusError(f"{path}: kind must be one of {KINDS}, not {meta['kind']!r}")
+    if not re.fullmatch(r"[a-z0-9][a-z0-9._-]*", str(meta["id"])):
+        raise CorpusError(f"{path}: id {meta['id']!r} must be lower-case letters, digits, . _ -")
+    if not body.strip():
+        raise CorpusError(f"{path}: the document has no text after its front matter")
+    fields = {key: str(meta[key]).strip() for key in REQUIRED_KEYS}
+    return Document(**fields, body=body, path=path)
+
+
+def parse_front_matter(text: str, path: Path | str = "<text>") -> tuple[dict, str]:
+    text = text.lstrip("\ufeff")
+    if not text.startswith("---"):
+        raise CorpusError(f"{path}: no front matter; the file must start with a '---' line")
+    parts = re.split(r"^---\s*$", text, maxsplit=2, flags=re.M)
+    if len(parts) < 3:
+        raise CorpusError(f"{path}: front matter is not closed by a '---' line")
+    try:
+        meta = yaml.safe_load(parts[1]) or {}
+    except yaml.YAMLError as exc:
+        raise CorpusError(f"{path}: front matter is not valid YAML ({exc})") from exc
+    if not isinstance(meta, dict):
+        raise CorpusError(f"{path}: front matter must be key: value lines")
+    return meta, parts[2]
+
+
+def language_of(text: str) -> str:
+    """'zh' when Chinese characters make up a real share of the letters, else 'en'."""
+    cjk = len(_CJK.findall(text))
+    latin = len(re.findall(r"[A-Za-z]", text))
+    return "zh" if cjk and cjk * 3 >= latin else "en"
+
+
+def split_sentences(text: str) -> list[str]:
+    """Sentences of Chinese or English prose, verbatim, without empty pieces."""
+    pieces = []
+    for line in text.splitlines():
+        pieces.extend(s.strip() for s in _SENTENCE_END.split(line))
+    return [p for p in pieces if p and re.search(r"\w", p)]
+
+
+def sections(body: str) -> list[tuple[str, str]]:
+    """(heading path, text) for each heading-delimited section that has text."""
+    out, trail, lines = [], [], []
+
+    def flush():
+        text = "\n".join(lines).strip()
+        if text:
+            out.append((" > ".join(title for _, title in trail), text))
+        lines.clear()
+
+    for line in body.splitlines():
+        match = _HEADING.match(line)
+        if match:
+            flush()
+            level = len(match.group(1))
+            trail[:] = [(lvl, title) for lvl, title in trail if lvl < level]
+            trail.append((level, match.group(2)))
+        else:
+            lines.append(line)
+    flush()
+    return out
+
+
+def blocks(text: str) -> list[str]:
+    """Paragraphs; a table or a list stays one block."""
+    out, current, current_kind = [], [], None
+    for line in text.splitlines():
+        stripped = line.strip()
+        if not stripped:
+            if current_kind == "para":
+                out.append("\n".join(current))
+                current, current_kind = [], None
+            continue
+        kind = "table" if stripped.startswith("|") else "list" if _is_list_item(stripped) else "para"
+        if kind == "para" and current_kind == "list" and line[:1].isspace():
+            kind = "list"  # indented continuation of a list item
+        if current and kind != current_kind:
+            out.append("\n".join(current))
+            current = []
+        current.append(stripped if kind != "list" else line.rstrip())
+        current_kind = kind
+    if current:
+        out.append("\n".join(current))
+    return [b for b in out if b.strip()]
+
+
+def _is_list_item(line: str) -> bool:
+    return bool(re.match(r"([-*•]|\d+[.)、])\s+", line))
+
+
+def chunk_document(doc: Document, max_chars: int | None = None) -> list[Chunk]:
+    """Chunks of at most about max_chars, cut at sentence ends, each with its section title."""
+    limit = max_chars or (260 if doc.lang == "zh" else 700)
+    chunks = []
+    for section, text in sections(doc.body):
+        for piece in _pack(blocks(text), limit):
+            sentences = tuple(_block_sentences(piece))
+            if not sentences:
+                continue
+            chunks.append(_make_chunk(doc, section or doc.title, piece, sentences))
+    return chunks
+
+
+def _pack(section_blocks: list[str], limit: int) -> list[str]:
+    """Group blocks into pieces of up to limit characters; tables and lists are never split,
+    long prose is split at sentence ends."""
+    units: list[tuple[str, str]] = []  # (text, separator before it)
+    for block in section_blocks:
+        if _is_structured(block) or len(block) <= limit:
+            units.append((block, "\n\n"))
+            continue
+        glue = "" if language_of(block) == "zh" else " "
+        units.extend((s, "\n\n" if i == 0 else glue) for i, s in enumerate(split_sentences(block)))
+    pieces, current = [], ""
+    for text, sep in units:
+        if current and len(current) + len(sep) + len(text) > limit:
+            pieces.append(current)
+            current = ""
+        current = f"{current}{sep}{text}" if current else text
+    if current:
+        pieces.append(current)
+    return pieces
+
+
+def _is_structured(block: str) -> bool:
+    first = block.lstrip()
+    return first.startswith("|") or _is_list_item(first)
+
+
+def _block_sentences(piece: str) -> list[str]:
+    """Sentences of a chunk; a table row or list item counts as one sentence."""
+    out = []
+    for line in piece.splitlines():
+        stripped = line.strip()
+        if re.fullmatch(r"\|?[\s:|-]+\|?", stripped or "x"):
+            continue  # table rule line
+        if stripped.startswith("|") or _is_list_item(stripped):
+            out.append(stripped)
+        else:
+            out.extend(split_sentences(stripped))
+    return [s for s in out if s]
+
+
+def _make_chunk(doc: Document, section: str, text: str, sentences: tuple[str, ...]) -> Chunk:
+    digest = hashlib.sha256(f"{section}\n{text}".encode()).hexdigest()[:16]
+    return Chunk(
+        id=f"{doc.id}:{digest}",
+        doc_id=doc.id,
+        title=doc.title,
+        section=section,
+        lang=doc.lang,
+        kind=doc.kind,
+        source=doc.source,
+        text=text,
+        sentences=sentences,
+    )
+
+
+def chunk_corpus(docs: list[Document]) -> list[Chunk]:
+    chunks, seen = [], set()
+    for doc in docs:
+        for chunk in chunk_document(doc):
+            if chunk.id not in seen:  # an identical passage twice in one section: keep one
+                seen.add(chunk.id)
+                chunks.append(chunk)
+    return chunks
+
+
+def corpus_fingerprint(chunks: list[Chunk]) -> str:
+    return hashlib.sha256("\n".join(sorted(c.id for c in chunks)).encode()).hexdigest()[:16]

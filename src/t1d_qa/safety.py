@@ -1,0 +1,308 @@
+"""Medical safety: screen(question) before retrieval, check(...) after composing.
+
+Rules are data: each has a name, the kind it leads to, Chinese and English patterns, and
+the reply it gives. Matching runs on a normalised question (full-width to half-width,
+traditional to simplified for the characters the rules use, lower case, spaces collapsed),
+so the same rule catches "２.８ ｍｍｏｌ／Ｌ", "暈倒" and "PASSED OUT".
+Prompt-injection text is ordinary text: nothing in a question can switch a rule off.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+
+from . import replies
+from .corpus import language_of
+
+# Traditional -> simplified for the characters that the rules and topic words use.
+_T2S = str.maketrans("島劑藥單減該應麼們嗎這沒會識嘔爛蘋暈幹細臨試驗險發頭塗異斷時嚴測點顯現醫療癥狀態續變訴覺將還讓幾個輸給從來為甚與對説話關節視網腎臟離開長壽後過種類難題風濕術針傷吳極鐘腦膽喚睏脫離腫險費錢價驟轉換歲兒媽爺奪癇氣蘋鳳戶號級盡療這診門靜脈護劑隨訪懷齡資訊價錢廣證準產準歐飲運動癒", "岛剂药单减该应么们吗这没会识呕烂苹晕干细临试验险发头涂异断时严测点显现医疗症状态续变诉觉将还让几个输给从来为什与对说话关节视网肾脏离开长寿后过种类难题风湿术针伤吴极钟脑胆唤困脱离肿险费钱价骤转换岁儿妈爷夺痫气苹凤户号级尽疗这诊门静脉护剂随访怀龄资讯价钱广证准产准欧饮运动愈")
+
+
+def normalize(text: str) -> str:
+    text = unicodedata.normalize("NFKC", text).translate(_T2S).lower()
+    text = text.replace("毫摩尔/升", "mmol/l").replace("毫摩尔", "mmol").replace("毫克/分升", "mg/dl")
+    return re.sub(r"\s+", " ", text).strip()
+
+
+@dataclass(frozen=True)
+class Screen:
+    """What screening decided: kind "ok" lets the question through to retrieval."""
+
+    kind: str  # ok | invalid | emergency | personal_advice | out_of_scope_candidate
+    rule: str = ""
+    message: str = ""
+    language: str = "en"
+    topic: str = ""  # "insulin" | "immunosuppressant" when the question is about changing them
+
+
+@dataclass(frozen=True)
+class Rule:
+    name: str
+    kind: str
+    zh: tuple[str, ...]
+    en: tuple[str, ...]
+
+    def matches(self, text: str) -> bool:
+        return any(re.search(p, text) for p in self.zh + self.en)
+
+
+# Someone real, now: a danger sign in a definition question ("what is DKA?") is not an emergency.
+PERSON_ZH = r"(我|他|她|孩子|儿子|女儿|丈夫|老公|妻子|老婆|妈|爸|家人|朋友|宝宝|老人|病人|同事|人)"
+PERSON_EN = (
+    r"\b(i|i'm|im|i've|me|my|he|she|he's|she's|his|her|they|they're|we|our|someone|somebody|son|daughter|"
+    r"husband|wife|child|kid|mom|mum|dad|mother|father|friend|partner|baby|grandma|grandpa)\b"
+)
+
+EMERGENCY_RULES = (
+    Rule(
+        "unconscious_or_not_breathing",
+        "emergency",
+        zh=(
+            PERSON_ZH + r".{0,12}(昏迷|晕倒|昏倒|晕过去|昏过去|失去意识|不省人事|叫不醒|喊不醒|没有?意识|没有?反应|没有?呼吸|停止呼吸|不呼吸|抽搐|癫痫发作|惊厥)",
+            r"(昏迷|晕倒|昏倒|叫不醒|喊不醒|没有?呼吸|抽搐).{0,6}(了|怎么办|快|救)",
+        ),
+        en=(
+            PERSON_EN + r".{0,40}\b(passed out|fainted|blacked out|collapsed|unconscious|unresponsive|"
+            r"not responding|won't wake|will not wake|can't be woken|cannot be woken|can't wake|"
+            r"not breathing|stopped breathing|having a seizure|having seizures|seizing|fitting|convulsing)",
+        ),
+    ),
+    Rule(
+        "severe_hypoglycaemia_signs",
+        "emergency",
+        zh=(
+            PERSON_ZH + r".{0,16}(意识模糊|神志不清|糊涂|说胡话|胡言乱语|站不稳).{0,20}(血糖|低血糖|mmol)",
+            PERSON_ZH + r".{0,16}(血糖|低血糖).{0,20}(意识模糊|神志不清|糊涂|说胡话|胡言乱语|不能吞咽|咽不下)",
+        ),
+        en=(
+            PERSON_EN + r".{0,60}\b(confused|disoriented|slurring|can't swallow|cannot swallow|unable to swallow)"
+            r".{0,60}\b(sugar|glucose|hypo|low|mmol|mg)",
+            PERSON_EN + r".{0,60}\b(sugar|glucose|hypo|low|mmol|mg).{0,60}\b(confused|disoriented|"
+            r"slurring|can't swallow|cannot swallow)",
+        ),
+    ),
+    Rule(
+        "diabetic_ketoacidosis_signs",
+        "emergency",
+        zh=(
+            r"(呕吐|吐了|一直吐).{0,24}(血糖(很|特别|非常)?高|高血糖|酮|hi\b)",
+            r"(血糖(很|特别|非常)?高|高血糖|酮).{0,24}(呕吐|吐了|一直吐)",
+            PERSON_ZH + r".{0,20}(呼吸(很|特别|非常)?(快|急促|深快|深大|困难)|喘不上气)",
+            r"(烂苹果味|丙酮味|指甲油味|水果味)",
+            PERSON_ZH + r".{0,12}(嗜睡|昏昏欲睡|叫不太醒).{0,20}(血糖|酮)",
+        ),
+        en=(
+            r"\b(vomit\w*|throwing up|threw up)\b.{0,60}\b(high (blood )?(sugar|glucose)|ketones?)",
+            r"\b(high (blood )?(sugar|glucose)|ketones?)\b.{0,60}\b(vomit\w*|throwing up|threw up)",
+            PERSON_EN + r".{0,40}\b(breathing (very |really )?(fast|deep|deeply|heavily|hard)|"
+            r"rapid breathing|deep breathing|can't catch (his|her|my) breath)",
+            r"\b(fruity|nail[- ]polish|pear[- ]drops?|acetone)\b.{0,20}\b(breath|smell)",
+            r"\b(breath)\b.{0,30}\b(fruity|nail[- ]polish|pear[- ]drops?|acetone)",
+        ),
+    ),
+)
+
+# A measured glucose: low (< 3.0 mmol/L, < 54 mg/dL) is an emergency; 3.0-3.9 with symptoms too.
+# A number counts when it has a unit or directly follows a glucose word ("血糖2.5", "CGM says 45").
+_UNIT_VALUE = re.compile(r"(\d+(?:\.\d+)?)\s*(mmol/l|mmol|mg/dl)")
+_DEFINITION = re.compile(
+    r"(什么是|是什么意思|指的是|定义|分级|分为|标准是|what is|what does|what do .{0,30} mean|definition|defined|classif|level [123])"
+)
+_CONTEXT_VALUE = re.compile(
+    r"(血糖|cgm|读数|显示|测出|测得|sugar|glucose|reading|reads|says|shows|meter|bg)[^0-9a-z]{0,12}"
+    r"(?:(?:is|was|at|of|only|just|about|around|是|为|只有|才|了)[^0-9]{0,4})?(\d+(?:\.\d+)?)\s*(mmol/l|mmol|mg/dl|mg)?"
+)
+_HYPO_SYMPTOMS = re.compile(
+    r"(发抖|手抖|颤抖|出汗|冷汗|心慌|头晕|shak|trembl|sweat|dizzy|pounding heart|racing heart)"
+)
+
+PERSONAL_ADVICE_RULES = (
+    Rule(
+        "individual_dose",
+        "personal_advice",
+        zh=(
+            r"(打|注射|用|追加|加|补|吃|服)多少(个)?(单位|u\b|剂量|毫克|mg|片|粒)?",
+            r"(多少|几个?)单位",
+            r"(减|加|调|降)(到|至)多少",
+            r"(剂量|用量)(应该|该|要)?(是)?多少",
+            r"(应该|该|要|需要)(用|打|吃|服)(多大|多少)(剂量|的剂量)",
+        ),
+        en=(
+            r"\bhow (many|much) (units?|insulin|mg|milligrams?|tablets?|pills?)\b.{0,40}\b(should|do|must|to) (i|we|he|she|my)\b",
+            r"\bhow (many|much)\b.{0,30}\b(should|do|must) (i|we|he|she)\b.{0,30}\b(take|inject|give|dose|bolus|use|increase|reduce)",
+            r"\bwhat (dose|dosage|amount)\b.{0,40}\b(should|do|must) (i|we|he|she|my)\b",
+            r"\b(my|our|his|her) (insulin |basal |bolus |tacrolimus |)(dose|dosage)\b.{0,40}\b(should|change|adjust|increase|reduce|lower)",
+            r"\bhow (many|much)\b.{0,30}\b(units?|mg)\b.{0,30}\b(should|do) (i|we)\b",
+            r"\b(should|can|do) (i|we)\b.{0,20}\b(take|inject|give)\b.{0,20}\b\d+(\.\d+)? ?(units?|u|mg)\b",
+        ),
+    ),
+    Rule(
+        "change_own_treatment",
+        "personal_advice",
+        zh=(
+            r"我.{0,8}(能不能|能否|可不可以|可以|能|要不要|该不该|是否可以).{0,8}(今天|明天|现在|马上|先|自己|自行)?.{0,4}(停|减|不打|不用|不吃|少打|少吃|停掉|减半|减量|断掉|跳过).{0,6}(我的)?(胰岛素|抗排异|抗排斥|免疫抑制|他克莫司|药)",
+            r"(我|我的).{0,6}(胰岛素|抗排异药|抗排斥药|免疫抑制剂|他克莫司).{0,10}(减半|减掉|减少一半|停掉|停了|不打了|不吃了|减到)",
+            r"我.{0,10}(应该|该).{0,4}(减|加|调|停)",
+            r"(今天|明天|现在|马上).{0,6}(停|不打|不用|减).{0,4}胰岛素",
+        ),
+        en=(
+            r"\b(can|could|should|may) (i|we|he|she)\b.{0,25}\b(stop|skip|quit|halve|cut|reduce|lower|lessen|drop|come off|go off|get off)\b"
+            r".{0,25}\b(my|his|her|our) (insulin|immunosuppress\w*|anti-?rejection|tacrolimus|medication|meds|dose)",
+            r"\b(stop|skip|quit|halve|cut|reduce|lower|drop)\b.{0,20}\b(my|his|her|our) (insulin|immunosuppress\w*|anti-?rejection|tacrolimus|meds|medication)\b.{0,30}\b(today|tonight|tomorrow|now|right away|this week)",
+            r"\b(can|could|should) (i|we)\b.{0,25}\b(stop|skip|quit|halve|cut|reduce|lower)\b.{0,30}\b(today|tonight|tomorrow|now|right away)",
+            r"\bcut (my|his|her) insulin\b",
+            r"\b(should|can|could) (i|we)\b.{0,20}\b(stop|skip|quit) taking (my |the )?(insulin|immunosuppress\w*|anti-?rejection|tacrolimus)",
+        ),
+    ),
+)
+
+# Words that put a question in this chatbot's field; a question with none of them is only
+# answered when retrieval still finds a close passage (an in-scope paraphrase).
+TOPIC_ZH = (
+    "糖尿病", "胰岛", "胰岛素", "血糖", "干细胞", "细胞", "移植", "c肽", "糖化", "免疫", "排异", "排斥",
+    "试验", "低血糖", "酮", "胰腺", "β", "诊所", "医院", "治愈", "根治", "停药", "打针", "针", "注射",
+    "临床", "研究", "论文", "副作用", "风险", "复查", "随访", "抗排", "他克莫司", "达标",
+)
+TOPIC_EN = (
+    "diabet", "insulin", "islet", "stem", "cell", "transplant", "glucose", "sugar", "hba1c", "a1c",
+    "c-peptide", "peptide", "immun", "rejection", "trial", "zimislecel", "vx-880", "vx880", "cips", "ipsc",
+    "lantidra", "hypo", "ketoacidosis", "dka", "pancrea", "beta", "clinic", "cure", "study", "injection",
+    "side effect", "risk", "t1d", "vertex", "tacrolimus", "time in range",
+)
+OFF_TOPIC = Rule(
+    "other_topics",
+    "out_of_scope",
+    zh=(
+        r"(关节炎|膝盖|抗衰老|美容|变年轻|脱发|自闭症|帕金森|阿尔茨海默|中风|股票|基金|炒股|天气|写(一首|首)?诗|代码|编程|菜谱|旅游|彩票)",
+    ),
+    en=(
+        r"\b(arthritis|knee|anti-?aging|look younger|wrinkles?|hair loss|autism|parkinson|alzheimer|stroke|stocks?|"
+        r"shares|invest\w*|weather|poem|poetry|write (some )?code|python script|javascript|recipe|lottery|football)\b",
+    ),
+)
+
+INSULIN_CHANGE = Rule(
+    "insulin_change_topic",
+    "warning",
+    zh=(
+        r"(停|减|不打|不用|少打|脱离|撤除|摆脱|告别|跳过|断).{0,8}(胰岛素|针)",
+        r"胰岛素.{0,8}(停|减量|减少|不打|独立)",
+        r"(停|减|不吃|断|撤).{0,6}(抗排异|抗排斥|免疫抑制|他克莫司)",
+    ),
+    en=(
+        r"\b(stop\w*|skip\w*|quit\w*|reduc\w*|cut\w*|halv\w*|lower\w*|come off|coming off|get off|off) .{0,20}\binsulin\b",
+        r"\binsulin[- ](free|independen\w*)\b",
+        r"\b(stop\w*|skip\w*|quit\w*|reduc\w*) .{0,25}\b(immunosuppress\w*|anti-?rejection|tacrolimus)",
+        r"\bwithout insulin\b",
+    ),
+)
+
+# Promotional or absolute claims: never produced by this chatbot.
+PROMOTIONAL = Rule(
+    "promotional_claim",
+    "blocked",
+    zh=(r"(根治|保证治愈|包治|100%有效|百分之百|治愈率|彻底治愈|永久治愈|一次治愈|一劳永逸|无任何风险|没有任何风险|最好的医院|比其他医院)",),
+    en=(
+        r"\b(guarantee[sd]?|100% (effective|cure|success)|cure rate|permanent cure|cures? (type 1 )?diabetes|"
+        r"risk[- ]free|no risks?|better than other (hospitals|clinics)|best (hospital|clinic))\b",
+    ),
+)
+# "功能性治愈/functional cure" may be reported only from a source that gives its limitation.
+CURE_WORDS = re.compile(r"(治愈|cure[ds]?\b)")
+
+TRIAL_SUCCESS = re.compile(
+    r"(停用胰岛素|脱离胰岛素|撤除胰岛素|摆脱胰岛素|不再需要胰岛素|胰岛素独立|无需胰岛素|insulin[- ]free|"
+    r"insulin independen|no longer needed insulin|needed no insulin|stopped (taking )?insulin|off insulin)",
+    re.I,
+)
+LIMITATION = re.compile(
+    r"(局限|样本|仅\s*1|只有一|一名患者|单例|小规模|免疫抑制|抗排异|死亡|尚未批准|未获批|未批准|不良事件|随访时间|"
+    r"limitation|small|only one|single|one patient|n ?= ?1|immunosuppress|death|died|not approved|"
+    r"investigational|adverse|uncontrolled|follow-up was|only 1)",
+    re.I,
+)
+
+
+def screen(question: str, max_chars: int) -> Screen:
+    """Classify a question before retrieval; rules, not a model, decide."""
+    text = question if isinstance(question, str) else ""
+    if not text.strip():
+        return Screen("invalid", "empty", replies.text("invalid_empty", language_of(text)), language_of(text))
+    language = language_of(text)
+    if len(text) > max_chars:
+        return Screen("invalid", "too_long", replies.text("invalid_too_long", language, limit=max_chars), language)
+    norm = normalize(text)
+    for rule in EMERGENCY_RULES:
+        if rule.matches(norm):
+            return Screen("emergency", rule.name, language=language)
+    if _low_glucose_emergency(norm):
+        return Screen("emergency", "low_glucose_value", language=language)
+    topic = change_topic(norm)
+    for rule in PERSONAL_ADVICE_RULES:
+        if rule.matches(norm):
+            return Screen("personal_advice", rule.name, language=language, topic=topic or "insulin")
+    if OFF_TOPIC.matches(norm) and not _on_topic(norm, strict=True):
+        return Screen("out_of_scope", OFF_TOPIC.name, language=language)
+    if not _on_topic(norm):
+        return Screen("out_of_scope_candidate", "no_topic_word", language=language, topic=topic)
+    return Screen("ok", language=language, topic=topic)
+
+
+def change_topic(norm_text: str) -> str:
+    if not INSULIN_CHANGE.matches(norm_text):
+        return ""
+    return "immunosuppressant" if re.search(r"(抗排|免疫抑制|他克莫司|immunosuppress|rejection|tacrolimus)", norm_text) else "insulin"
+
+
+def _on_topic(norm: str, strict: bool = False) -> bool:
+    if strict:  # "stem cells for my knee" names stem cells but is about another disease
+        return bool(re.search(r"(糖尿病|胰岛|血糖|diabet|insulin|islet|glucose|t1d)", norm))
+    return any(w in norm for w in TOPIC_ZH) or any(w in norm for w in TOPIC_EN)
+
+
+def _low_glucose_emergency(norm: str) -> bool:
+    if _DEFINITION.search(norm) and not re.search(PERSON_ZH[:-1] + "|cgm|读数)", norm) and not re.search(PERSON_EN, norm):
+        return False
+    values = [(float(m.group(1)), m.group(2)) for m in _UNIT_VALUE.finditer(norm)]
+    values += [(float(m.group(2)), m.group(3) or "") for m in _CONTEXT_VALUE.finditer(norm)]
+    for value, unit in values:
+        if unit.startswith("mg") or (not unit and value > 35):
+            value /= 18.0  # mg/dL; a bare number above 35 cannot be mmol/L
+        if value < 3.0 or (value < 3.9 and _HYPO_SYMPTOMS.search(norm)):
+            return True
+    return False
+
+
+# -- after composing
+
+
+def allowed_sentence(sentence: str, metadata: dict) -> bool:
+    """May this corpus sentence appear in an answer? No promotional or unattributed cure claims."""
+    norm = normalize(sentence)
+    if PROMOTIONAL.matches(norm):
+        return False
+    # The commercial article's own cure wording is left out; the reference cards report it with
+    # attribution and its limitation.
+    return not (metadata.get("kind") == "article" and CURE_WORDS.search(norm))
+
+
+def needs_balance(text: str) -> bool:
+    """True when an answer reports a trial success without any limitation next to it."""
+    return bool(TRIAL_SUCCESS.search(text)) and not LIMITATION.search(text)
+
+
+def is_limitation(sentence: str) -> bool:
+    return bool(LIMITATION.search(sentence))
+
+
+def violations(text: str) -> list[str]:
+    """Promotional wording or dose instructions in a finished reply (must be empty)."""
+    norm = normalize(text)
+    found = []
+    if PROMOTIONAL.matches(norm):
+        found.append("promotional claim")
+    if re.search(r"(请|应|应该|可以)(停用|停掉|减少|减半)(你的|您的)?胰岛素|\byou (should|can) (stop|reduce|halve|skip) (your )?insulin", norm):
+        found.append("instruction to change insulin")
+    return found
