@@ -63,7 +63,30 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("chat", help="an interactive chat in the terminal")
     p.set_defaults(func=cmd_chat)
+
+    p = sub.add_parser("eval", help="run the golden cases and print retrieval, citation and safety metrics")
+    p.add_argument("--cases", type=Path, default=Path("tests/golden"), help="folder of YAML cases (default: tests/golden)")
+    p.add_argument("--report", type=Path, help="also write a self-contained HTML report here")
+    p.add_argument("--composer", help="composer to evaluate (default: the configured one)")
+    p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("serve", help="serve the chat page, the JSON API and the website widget")
+    p.add_argument("--host", help="interface to bind (default: T1D_QA_HOST or 127.0.0.1)")
+    p.add_argument("--port", type=int, help="port (default: T1D_QA_PORT or 7860)")
+    p.set_defaults(func=cmd_serve)
     return parser
+
+
+def cmd_eval(args, settings: Settings) -> int:
+    from .evaluation import run_cli
+
+    return run_cli(args, settings)
+
+
+def cmd_serve(args, settings: Settings) -> int:
+    from .web.server import serve
+
+    return serve(settings, host=args.host, port=args.port)
 
 
 def cmd_index(args, settings: Settings) -> int:

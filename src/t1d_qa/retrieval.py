@@ -43,6 +43,7 @@ def _tokenizer():
         import jieba
 
         jieba.setLogLevel(logging.WARNING)
+        logging.getLogger("bm25s").setLevel(logging.WARNING)
         for term in DOMAIN_TERMS:
             jieba.add_word(term, freq=200000)
         _jieba = jieba
