@@ -25,6 +25,9 @@ from .index import Index
 from .retrieval import HybridRetriever
 
 log = logging.getLogger(__name__)
+# A question whose specific words mostly never occur in the corpus is not covered by it, however
+# close its vector lands ("can I eat sweets after the transplant?" sits near every passage).
+MIN_COVERAGE = 0.5
 KINDS = ("answer", "no_answer", "emergency", "personal_advice", "out_of_scope", "invalid")
 
 
@@ -117,7 +120,11 @@ class Pipeline:
     def _compose(self, state: dict) -> dict:
         screen, passages = state["screen"], state["passages"]
         state["draft"] = Draft("")
-        relevant = bool(passages) and passages[0].dense >= self.settings.min_relevance
+        relevant = (
+            bool(passages)
+            and passages[0].dense >= self.settings.min_relevance
+            and self.retriever.coverage(state["resolved"]) > MIN_COVERAGE
+        )
         if screen.kind == "out_of_scope_candidate" and not relevant:
             state["screen"] = safety.Screen("out_of_scope", "low_relevance", language=screen.language)
         if state["screen"].kind not in ("ok", "personal_advice", "out_of_scope_candidate") or not relevant:

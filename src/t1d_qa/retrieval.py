@@ -33,7 +33,29 @@ _STOP_EN = set(
     "would you your after before about any".split()
 )
 _STOP_ZH = set("的 了 是 吗 呢 吧 啊 我 你 他 她 它 们 能 会 在 和 与 及 或 这 那 有 也 都 就 还 要 对 把 被 让 给 什么 怎么 如何 可以 一个".split())
+# Words every document shares: they say nothing about whether the corpus covers a question.
+_GENERIC = set(
+    "stem cell cells therapy therapies treatment treat diabetes diabetic type insulin islet islets transplant "
+    "transplants transplantation patient patients study trial doctor get take use need make help 1 2 "
+    "干细胞 细胞 治疗 糖尿病 1型 1型糖尿病 胰岛素 胰岛 移植 患者 病人 研究 试验 医生 以后 之后 后".split()
+)
+_QUESTION_WORDS = set(
+    "anyone anything someone really actually still much many long way ways mean means kind kinds should did "
+    "does whether between these those us get got tell come own make able there here then than also just very "
+    "more most some such into over other only who whom whose what's it's i'm can't don't go going "
+    "哪个 哪里 哪些 哪家 哪种 什么 怎么 怎样 怎么样 如何 多少 几 几个 几例 几名 意思 区别 不同 这种 那个 这个 那种 "
+    "为什么 是否 能否 会不会 不会 能不能 可不可以 要不要 有没有 还 需要 多久 到底 真的 请问 一下 情况 后能 要花 不要 变成 一下子".split()
+)
+# Colloquial words mapped to the corpus's wording before checking coverage.
+_SYNONYMS = {
+    "排异": "排斥", "一辈子": "终身", "打针": "注射", "抗排异药": "抗排斥药", "医保": "费用", "多少钱": "费用",
+    "花钱": "费用", "致癌": "癌", "女儿": "儿童", "儿子": "儿童", "孩子": "儿童", "确诊": "诊断",
+    "国外": "海外", "abroad": "overseas", "genuine": "registered", "legit": "registered",
+    "legitimate": "registered", "real": "registered", "insurance": "cost", "die": "death", "died": "death",
+    "dead": "death", "dying": "death", "kill": "death", "killed": "death", "price": "cost", "pay": "cost", "expensive": "cost", "cancer": "tumour",
+}
 _TOKEN = re.compile(r"[\w.+-]+|[\u3400-\u9fff]")
+_CJK = re.compile(r"[\u3400-\u9fff]")
 _jieba = None
 
 
@@ -59,6 +81,19 @@ def tokenize(text: str) -> list[str]:
             continue
         tokens.append(word)
     return tokens
+
+
+def content_terms(text: str) -> list[str]:
+    """The question's specific words: no stop words, question words or corpus-wide domain words."""
+    words = []
+    for word in _tokenizer().lcut(text.lower()):
+        word = _SYNONYMS.get(word.strip(), word.strip())
+        if len(word) < 2 or not _TOKEN.match(word) or word.replace(".", "").isdigit():
+            continue
+        if word in _STOP_EN or word in _STOP_ZH or word in _GENERIC or word in _QUESTION_WORDS:
+            continue
+        words.append(word)
+    return words
 
 
 @dataclass(frozen=True)
@@ -95,6 +130,9 @@ class HybridRetriever(BaseRetriever):
     _bm25: Any = PrivateAttr(default=None)
     _rows: list = PrivateAttr(default_factory=list)
     _by_id: dict = PrivateAttr(default_factory=dict)
+    _vocabulary: set = PrivateAttr(default_factory=set)
+    _text: str = PrivateAttr(default="")
+    _prefixes: set = PrivateAttr(default_factory=set)
 
     def _lexical(self):
         if self._bm25 is None:
@@ -103,6 +141,9 @@ class HybridRetriever(BaseRetriever):
             self._rows = self.index.all_chunks()
             self._by_id = {cid: (text, meta) for cid, text, meta in self._rows}
             corpus = [tokenize(f"{meta.get('section', '')} {text}") for _, text, meta in self._rows]
+            self._vocabulary = {t for tokens in corpus for t in tokens}
+            self._prefixes = {t[:5] for t in self._vocabulary if len(t) >= 5}
+            self._text = "\n".join(f"{meta.get('section', '')} {text}" for _, text, meta in self._rows).lower()
             bm25 = bm25s.BM25()
             bm25.index(corpus, show_progress=False)
             self._bm25 = bm25
@@ -131,6 +172,22 @@ class HybridRetriever(BaseRetriever):
             passages.append(Passage(cid, text, meta, float(d), float(lx), float(f + bonus)))
         passages.sort(key=lambda p: p.score, reverse=True)
         return passages[:k]
+
+    def coverage(self, question: str) -> float:
+        """Share of the question's specific words that occur anywhere in the corpus (1.0 if none)."""
+        terms = content_terms(question)
+        if not terms:
+            return 1.0
+        self._lexical()
+        return sum(1 for t in terms if self._known(t)) / len(terms)
+
+    def _known(self, term: str) -> bool:
+        if _CJK.search(term):  # jieba may cut a question differently from the corpus: look for the text
+            return term in self._text
+        singular = term[:-1] if term.endswith("s") else term
+        return term in self._vocabulary or singular in self._vocabulary or (
+            len(term) >= 6 and term[:5] in self._prefixes
+        )
 
     def _lexical_scores(self, question: str) -> dict[str, float]:
         if self.lexical_weight <= 0:

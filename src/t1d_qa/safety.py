@@ -20,21 +20,34 @@ from .corpus import language_of
 _T2S = str.maketrans("島劑藥單減該應麼們嗎這沒會識嘔爛蘋暈幹細臨試驗險發頭塗異斷時嚴測點顯現醫療癥狀態續變訴覺將還讓幾個輸給從來為甚與對説話關節視網腎臟離開長壽後過種類難題風濕術針傷吳極鐘腦膽喚睏脫離腫險費錢價驟轉換歲兒媽爺奪癇氣蘋鳳戶號級盡療這診門靜脈護劑隨訪懷齡資訊價錢廣證準產準歐飲運動癒", "岛剂药单减该应么们吗这没会识呕烂苹晕干细临试验险发头涂异断时严测点显现医疗症状态续变诉觉将还让几个输给从来为什与对说话关节视网肾脏离开长寿后过种类难题风湿术针伤吴极钟脑胆唤困脱离肿险费钱价骤转换岁儿妈爷夺痫气苹凤户号级尽疗这诊门静脉护剂随访怀龄资讯价钱广证准产准欧饮运动愈")
 
 
+_CJK = r"\u3400-\u9fff\uf900-\ufaff"
+
+
 def normalize(text: str) -> str:
+    """The form every rule matches against.
+
+    NFKC turns full-width digits, letters and punctuation into ASCII ("２．８ ｍｍｏｌ／Ｌ" ->
+    "2.8 mmol/l"); _T2S maps the traditional characters the rules use; spaces typed between
+    Chinese characters ("我 老 婆 晕 倒 了") and around a unit's slash ("mg / dL") are dropped.
+    """
     text = unicodedata.normalize("NFKC", text).translate(_T2S).lower()
     text = text.replace("毫摩尔/升", "mmol/l").replace("毫摩尔", "mmol").replace("毫克/分升", "mg/dl")
-    return re.sub(r"\s+", " ", text).strip()
+    text = re.sub(r"\s+", " ", text).strip()
+    text = re.sub(rf"(?<=[{_CJK}]) (?=[{_CJK}])", "", text)
+    return re.sub(r"\b(mmol|mg) ?/ ?(l|dl)\b", r"\1/\2", text)
 
 
 @dataclass(frozen=True)
 class Screen:
     """What screening decided: kind "ok" lets the question through to retrieval."""
 
-    kind: str  # ok | invalid | emergency | personal_advice | out_of_scope_candidate
+    kind: str  # ok | invalid | emergency | personal_advice | out_of_scope | out_of_scope_candidate
     rule: str = ""
     message: str = ""
     language: str = "en"
-    topic: str = ""  # "insulin" | "immunosuppressant" when the question is about changing them
+    # "insulin" | "immunosuppressant" | "insulin_and_immunosuppressant" when the question is about
+    # stopping, reducing or skipping them; finish() adds replies.text(f"{topic}_warning").
+    topic: str = ""
 
 
 @dataclass(frozen=True)
@@ -48,11 +61,26 @@ class Rule:
         return any(re.search(p, text) for p in self.zh + self.en)
 
 
-# Someone real, now: a danger sign in a definition question ("what is DKA?") is not an emergency.
+# Someone real, now. The emergency and personal-advice rules need one of these, so a danger sign
+# in a question about the condition ("what is DKA?") is not an emergency. 人 is here for
+# "有人晕倒了"; _SOMEONE_ZH below leaves it out because "12个人里" is a count, not a person.
 PERSON_ZH = r"(我|他|她|孩子|儿子|女儿|丈夫|老公|妻子|老婆|妈|爸|家人|朋友|宝宝|老人|病人|同事|人)"
 PERSON_EN = (
     r"\b(i|i'm|im|i've|me|my|he|she|he's|she's|his|her|they|they're|we|our|someone|somebody|son|daughter|"
     r"husband|wife|child|kid|mom|mum|dad|mother|father|friend|partner|baby|grandma|grandpa)\b"
+)
+_SOMEONE_ZH = r"(我|他|她|孩子|儿子|女儿|丈夫|老公|妻子|老婆|妈|爸|家人|朋友|宝宝|老人|有人|同事)"
+_SOMEONE = re.compile(f"{_SOMEONE_ZH}|{PERSON_EN}")
+
+# A question about the condition or the research, not about someone now: a definition, a "why",
+# "what are the signs of", or the trial's participants. With no person in it, a danger word or a
+# low number ("试验中有多少受试者血糖低于2.8 mmol/L") does not make it an emergency, and a dose
+# word ("试验中参与者每天用多少单位胰岛素") does not make it a request for personal advice.
+_GENERAL = re.compile(
+    r"(什么是|是什么|什么意思|指的是|定义|分级|分为|为什么|为何|什么原因|哪些|什么症状|有什么表现|"
+    r"试验中|研究中|试验里|研究里|受试者|参与者|患者们|"
+    r"\bwhat (is|are|does|do|causes)\b|\bmeans?\b|\bdefin|\bclassif|\blevel [123]\b|\bwhy\b|"
+    r"\b(signs?|symptoms?) of\b|\btrials?\b|\bstud(y|ies)\b|\bparticipants?\b|\bpatients in\b)"
 )
 
 EMERGENCY_RULES = (
@@ -60,21 +88,24 @@ EMERGENCY_RULES = (
         "unconscious_or_not_breathing",
         "emergency",
         zh=(
-            PERSON_ZH + r".{0,12}(昏迷|晕倒|昏倒|晕过去|昏过去|失去意识|不省人事|叫不醒|喊不醒|没有?意识|没有?反应|没有?呼吸|停止呼吸|不呼吸|抽搐|癫痫发作|惊厥)",
+            PERSON_ZH + r".{0,12}(昏迷|晕倒|昏倒|晕过去|昏过去|失去意识|不省人事|叫不醒|喊不醒|没有?意识|没有?反应|"
+            r"没有?呼吸|停止呼吸|不呼吸|抽搐|癫痫发作|惊厥)",
+            # no person named, but plainly happening now ("叫不醒，怎么办", "抽搐了")
             r"(昏迷|晕倒|昏倒|叫不醒|喊不醒|没有?呼吸|抽搐).{0,6}(了|怎么办|快|救)",
         ),
         en=(
             PERSON_EN + r".{0,40}\b(passed out|fainted|blacked out|collapsed|unconscious|unresponsive|"
             r"not responding|won't wake|will not wake|can't be woken|cannot be woken|can't wake|"
-            r"not breathing|stopped breathing|having a seizure|having seizures|seizing|fitting|convulsing)",
+            r"not breathing|isn't breathing|is not breathing|stopped breathing|having a seizure|having seizures|"
+            r"seizing|fitting|convulsing)",
         ),
     ),
     Rule(
         "severe_hypoglycaemia_signs",
         "emergency",
         zh=(
-            PERSON_ZH + r".{0,16}(意识模糊|神志不清|糊涂|说胡话|胡言乱语|站不稳).{0,20}(血糖|低血糖|mmol)",
-            PERSON_ZH + r".{0,16}(血糖|低血糖).{0,20}(意识模糊|神志不清|糊涂|说胡话|胡言乱语|不能吞咽|咽不下)",
+            PERSON_ZH + r".{0,16}(意识模糊|神志不清|糊涂|迷糊|说胡话|胡言乱语|站不稳).{0,20}(血糖|低血糖|mmol)",
+            PERSON_ZH + r".{0,16}(血糖|低血糖).{0,20}(意识模糊|神志不清|糊涂|迷糊|说胡话|胡言乱语|不能吞咽|咽不下)",
         ),
         en=(
             PERSON_EN + r".{0,60}\b(confused|disoriented|slurring|can't swallow|cannot swallow|unable to swallow)"
@@ -104,36 +135,70 @@ EMERGENCY_RULES = (
     ),
 )
 
-# A measured glucose: low (< 3.0 mmol/L, < 54 mg/dL) is an emergency; 3.0-3.9 with symptoms too.
-# A number counts when it has a unit or directly follows a glucose word ("血糖2.5", "CGM says 45").
-_UNIT_VALUE = re.compile(r"(\d+(?:\.\d+)?)\s*(mmol/l|mmol|mg/dl)")
-_DEFINITION = re.compile(
-    r"(什么是|是什么意思|指的是|定义|分级|分为|标准是|what is|what does|what do .{0,30} mean|definition|defined|classif|level [123])"
+# A measured glucose: below 3.0 mmol/L (54 mg/dL) is an emergency (ADA level 2), and below
+# 3.9 mmol/L (70 mg/dL) too when shaking, sweating or similar symptoms come with it. Each unit
+# is compared with its own threshold, so 70 mg/dL is not rounded into "below 3.9".
+LOW_MMOL, LOW_MGDL = 3.0, 54.0
+LOW_WITH_SYMPTOMS_MMOL, LOW_WITH_SYMPTOMS_MGDL = 3.9, 70.0
+
+# A number with a glucose unit always counts.
+_UNIT_VALUE = re.compile(r"(?<![\d.\-~–])(\d+(?:\.\d+)?)\s*(mmol/l|mmol|mg/dl)")
+# A bare number counts when it directly follows a glucose or reading word ("血糖2.5",
+# "CGM says 45", "my sugar is 2.6"); letters between the word and the number break the link,
+# except the few linking words listed. "reading" needs "is/was/of" ("reading 2 papers").
+_READING_VALUE = re.compile(
+    r"(血糖仪|血糖|cgm|读数|显示|测出|测得|sugar|glucose|\bbg\b|\breads\b|\bsays\b|\bshows\b|\bshowing\b|"
+    r"\bmeter\b|\breading (?=is|was|of))"
+    r"[^0-9a-z]{0,12}(?:(?:is|was|at|of|only|just|about|around|now|down to|dropped to)\b[^0-9a-z]{0,4})?"
+    r"(\d+(?:\.\d+)?)(?![\d.])\s*(mmol/l|mmol|mg/dl|mg)?"
 )
-_CONTEXT_VALUE = re.compile(
-    r"(血糖|cgm|读数|显示|测出|测得|sugar|glucose|reading|reads|says|shows|meter|bg)[^0-9a-z]{0,12}"
-    r"(?:(?:is|was|at|of|only|just|about|around|是|为|只有|才|了)[^0-9]{0,4})?(\d+(?:\.\d+)?)\s*(mmol/l|mmol|mg/dl|mg)?"
+# ...but not when what follows the bare number shows it is a time, a count or a range:
+# "glucose 2 hours after a meal", "血糖在饭后2小时", "glucose at 1 year", "2 of 12 patients".
+_NOT_A_READING = re.compile(
+    r"\s*(小时|个?月|年|周|天|日|分钟|次|个|人|名|例|位|型|岁|克|%|/|-|~|–|到|至|"
+    r"(hours?|hrs?|h|minutes?|mins?|days?|weeks?|months?|years?|yrs?|times?|patients?|people|participants?|"
+    r"of|out|type|percent|grams?|g|carbs?|papers?|studies|trials?|x|am|pm)\b)"
 )
 _HYPO_SYMPTOMS = re.compile(
-    r"(发抖|手抖|颤抖|出汗|冷汗|心慌|头晕|shak|trembl|sweat|dizzy|pounding heart|racing heart)"
+    r"(发抖|手抖|颤抖|在抖|出汗|冷汗|心慌|心悸|头晕|迷糊|糊涂|shak|trembl|sweat|dizzy|pounding heart|racing heart|"
+    r"confus|jittery)"
 )
+
+# Who is taking the medicine: "my", "his"... (en), or 我/孩子/我妈... (zh).
+_OWN_EN = r"(my|his|her|our)"
+_STOP_EN = r"(stop|skip|quit|halve|cut|reduce|lower|lessen|drop|decrease|taper|wean off|come off|go off|get off)"
+_MEDICINE_EN = (
+    r"(insulin|basal|bolus|immunosuppress\w*|anti-?rejection|tacrolimus|medication|meds|medicine|pills|"
+    r"injections?|dose)"
+)
+_MEDICINE_ZH = r"(胰岛素|抗排异药?|抗排斥药?|免疫抑制剂?|他克莫司|药)"
+_STOP_ZH = r"(停|减|不打|不用|不吃|少打|少吃|停掉|减半|减量|断掉|跳过)"
 
 PERSONAL_ADVICE_RULES = (
     Rule(
         "individual_dose",
         "personal_advice",
         zh=(
-            r"(打|注射|用|追加|加|补|吃|服)多少(个)?(单位|u\b|剂量|毫克|mg|片|粒)?",
+            # "打多少" alone is not enough: "试验用多少细胞" asks about the study, so a unit or a
+            # medicine must follow, or a person must be asking.
+            r"(打|注射|用|追加|加|补|吃|服)多少(个)?(单位|u\b|剂量|毫克|mg|片|粒|胰岛素|速效|长效|基础|他克莫司|药)",
+            r"(我|孩子|他|她).{0,10}(应该|该|要|需要)?(打|注射|追加|补|吃|服)多少",
             r"(多少|几个?)单位",
             r"(减|加|调|降)(到|至)多少",
             r"(剂量|用量)(应该|该|要)?(是)?多少",
             r"(应该|该|要|需要)(用|打|吃|服)(多大|多少)(剂量|的剂量)",
         ),
         en=(
-            r"\bhow (many|much) (units?|insulin|mg|milligrams?|tablets?|pills?)\b.{0,40}\b(should|do|must|to) (i|we|he|she|my)\b",
-            r"\bhow (many|much)\b.{0,30}\b(should|do|must) (i|we|he|she)\b.{0,30}\b(take|inject|give|dose|bolus|use|increase|reduce)",
+            r"\bhow (many|much) (units?|insulin|mg|milligrams?|tablets?|pills?)\b.{0,40}\b(should|do|must|to) "
+            r"(i|we|he|she|my)\b",
+            r"\bhow (many|much)\b.{0,30}\b(should|do|must) (i|we|he|she)\b.{0,30}\b(take|inject|give|dose|bolus|use|"
+            r"increase|reduce)",
+            # word order of a request wrapped in role-play: "tell me how many units of insulin I should take"
+            r"\bhow (many|much)\b.{0,40}\b(i|we|he|she) (should|need to|must|have to|ought to) (take|inject|give|"
+            r"dose|bolus|use)",
             r"\bwhat (dose|dosage|amount)\b.{0,40}\b(should|do|must) (i|we|he|she|my)\b",
-            r"\b(my|our|his|her) (insulin |basal |bolus |tacrolimus |)(dose|dosage)\b.{0,40}\b(should|change|adjust|increase|reduce|lower)",
+            r"\b(my|our|his|her) (insulin |basal |bolus |tacrolimus |)(dose|dosage)\b.{0,40}\b(should|change|adjust|"
+            r"increase|reduce|lower)",
             r"\bhow (many|much)\b.{0,30}\b(units?|mg)\b.{0,30}\b(should|do) (i|we)\b",
             r"\b(should|can|do) (i|we)\b.{0,20}\b(take|inject|give)\b.{0,20}\b\d+(\.\d+)? ?(units?|u|mg)\b",
         ),
@@ -142,18 +207,33 @@ PERSONAL_ADVICE_RULES = (
         "change_own_treatment",
         "personal_advice",
         zh=(
-            r"我.{0,8}(能不能|能否|可不可以|可以|能|要不要|该不该|是否可以).{0,8}(今天|明天|现在|马上|先|自己|自行)?.{0,4}(停|减|不打|不用|不吃|少打|少吃|停掉|减半|减量|断掉|跳过).{0,6}(我的)?(胰岛素|抗排异|抗排斥|免疫抑制|他克莫司|药)",
-            r"(我|我的).{0,6}(胰岛素|抗排异药|抗排斥药|免疫抑制剂|他克莫司).{0,10}(减半|减掉|减少一半|停掉|停了|不打了|不吃了|减到)",
-            r"我.{0,10}(应该|该).{0,4}(减|加|调|停)",
+            r"我.{0,8}(能不能|能否|可不可以|可以|能|要不要|该不该|是否可以).{0,8}(今天|明天|现在|马上|先|自己|自行)?"
+            r".{0,4}" + _STOP_ZH + r".{0,6}(我的)?" + _MEDICINE_ZH,
+            r"(我|我的).{0,6}(胰岛素|抗排异药|抗排斥药|免疫抑制剂|他克莫司).{0,10}(减半|减掉|减少一半|停掉|停了|不打了|"
+            r"不吃了|减到)",
+            # the medicine first, then the question: "我妈的他克莫司可以减量吗"
+            r"(我|我的|孩子|儿子|女儿|丈夫|老公|妻子|老婆)的?.{0,4}" + _MEDICINE_ZH
+            + r".{0,4}(能不能|能否|可不可以|可以|能|要不要|该不该|是否可以|需不需要)" + _STOP_ZH,
+            # "我该不该把胰岛素停掉"; 加 must not be 加入 ("我该加入哪个临床试验" is not about a dose)
+            r"我.{0,10}(应该|该|要不要|需不需要).{0,6}(减量|减少|减半|加量|加大|增加|调整|停用|停掉|停|减|加(?!入))"
+            r".{0,6}(胰岛素|药|剂量|他克莫司|抗排|免疫抑制|针)",
+            r"我.{0,10}(应该|该|要不要|需不需要).{0,2}把?" + _MEDICINE_ZH + r".{0,6}(减|加|调|停)",
             r"(今天|明天|现在|马上).{0,6}(停|不打|不用|减).{0,4}胰岛素",
         ),
         en=(
-            r"\b(can|could|should|may) (i|we|he|she)\b.{0,25}\b(stop|skip|quit|halve|cut|reduce|lower|lessen|drop|come off|go off|get off)\b"
-            r".{0,25}\b(my|his|her|our) (insulin|immunosuppress\w*|anti-?rejection|tacrolimus|medication|meds|dose)",
-            r"\b(stop|skip|quit|halve|cut|reduce|lower|drop)\b.{0,20}\b(my|his|her|our) (insulin|immunosuppress\w*|anti-?rejection|tacrolimus|meds|medication)\b.{0,30}\b(today|tonight|tomorrow|now|right away|this week)",
-            r"\b(can|could|should) (i|we)\b.{0,25}\b(stop|skip|quit|halve|cut|reduce|lower)\b.{0,30}\b(today|tonight|tomorrow|now|right away)",
+            # "Can I stop insulin after stem cell therapy?" (no "my") is a general question and is
+            # answered with the insulin warning; "Can I stop MY insulin..." is a personal decision.
+            r"\b(can|could|should|may|shall) (i|we|he|she)\b.{0,25}\b" + _STOP_EN + r"\b.{0,25}\b" + _OWN_EN + " "
+            + _MEDICINE_EN,
+            r"\b(i|we) (can|could|should|may)\b.{0,20}\b" + _STOP_EN + r"\b.{0,25}\b" + _OWN_EN + " " + _MEDICINE_EN,
+            r"\bis it (ok|okay|safe|fine|alright|all right)\b.{0,30}\b" + _STOP_EN + r"\b.{0,25}\b" + _OWN_EN + " "
+            + r"(\w+ )?" + _MEDICINE_EN,
+            r"\b" + _STOP_EN + r"\b.{0,20}\b" + _OWN_EN + " " + _MEDICINE_EN
+            + r"\b.{0,30}\b(today|tonight|tomorrow|now|right away|this week)",
+            r"\b(can|could|should) (i|we)\b.{0,25}\b" + _STOP_EN + r"\b.{0,30}\b(today|tonight|tomorrow|now|right away)",
             r"\bcut (my|his|her) insulin\b",
-            r"\b(should|can|could) (i|we)\b.{0,20}\b(stop|skip|quit) taking (my |the )?(insulin|immunosuppress\w*|anti-?rejection|tacrolimus)",
+            r"\b(should|can|could) (i|we)\b.{0,20}\b(stop|skip|quit) taking (my |the )?(insulin|immunosuppress\w*|"
+            r"anti-?rejection|tacrolimus)",
         ),
     ),
 )
@@ -171,15 +251,19 @@ TOPIC_EN = (
     "lantidra", "hypo", "ketoacidosis", "dka", "pancrea", "beta", "clinic", "cure", "study", "injection",
     "side effect", "risk", "t1d", "vertex", "tacrolimus", "time in range",
 )
+# Clearly another subject. Stem cells for another disease ("my knee arthritis") are out of scope
+# even though "stem cells" is a topic word; diabetes words in the same question keep it in.
 OFF_TOPIC = Rule(
     "other_topics",
     "out_of_scope",
     zh=(
-        r"(关节炎|膝盖|抗衰老|美容|变年轻|脱发|自闭症|帕金森|阿尔茨海默|中风|股票|基金|炒股|天气|写(一首|首)?诗|代码|编程|菜谱|旅游|彩票)",
+        r"(关节炎|膝盖|抗衰老|美容|变年轻|脱发|自闭症|帕金森|阿尔茨海默|中风|股票|基金|炒股|天气|代码|编程|菜谱|旅游|彩票)",
+        r"写.{0,8}(诗|代码|程序|作文)",
     ),
     en=(
-        r"\b(arthritis|knee|anti-?aging|look younger|wrinkles?|hair loss|autism|parkinson|alzheimer|stroke|stocks?|"
-        r"shares|invest\w*|weather|poem|poetry|write (some )?code|python script|javascript|recipe|lottery|football)\b",
+        r"\b(arthritis|knee|anti-?aging|look younger|wrinkles?|hair loss|autism|parkinson\W?s?|alzheimer\W?s?|stroke|"
+        r"stocks?|shares|invest\w*|weather|poem|poetry|python script|javascript|recipe|lottery|football)\b",
+        r"\b(write|debug|fix)\b.{0,20}\b(code|program|script|function|essay)\b",
     ),
 )
 
@@ -189,14 +273,20 @@ INSULIN_CHANGE = Rule(
     zh=(
         r"(停|减|不打|不用|少打|脱离|撤除|摆脱|告别|跳过|断).{0,8}(胰岛素|针)",
         r"胰岛素.{0,8}(停|减量|减少|不打|独立)",
-        r"(停|减|不吃|断|撤).{0,6}(抗排异|抗排斥|免疫抑制|他克莫司)",
     ),
     en=(
         r"\b(stop\w*|skip\w*|quit\w*|reduc\w*|cut\w*|halv\w*|lower\w*|come off|coming off|get off|off) .{0,20}\binsulin\b",
         r"\binsulin[- ](free|independen\w*)\b",
-        r"\b(stop\w*|skip\w*|quit\w*|reduc\w*) .{0,25}\b(immunosuppress\w*|anti-?rejection|tacrolimus)",
         r"\bwithout insulin\b",
     ),
+)
+IMMUNOSUPPRESSANT_CHANGE = Rule(
+    "immunosuppressant_change_topic",
+    "warning",
+    zh=(r"(停|减|不吃|断|撤|跳过|少吃).{0,6}(抗排异|抗排斥|免疫抑制|他克莫司)",
+        r"(抗排异|抗排斥|免疫抑制|他克莫司).{0,8}(停|减量|减少|不吃)"),
+    en=(r"\b(stop\w*|skip\w*|quit\w*|reduc\w*|cut\w*|halv\w*|lower\w*|come off|get off) .{0,25}"
+        r"\b(immunosuppress\w*|anti-?rejection|tacrolimus)",),
 )
 
 # Promotional or absolute claims: never produced by this chatbot.
@@ -226,7 +316,11 @@ LIMITATION = re.compile(
 
 
 def screen(question: str, max_chars: int) -> Screen:
-    """Classify a question before retrieval; rules, not a model, decide."""
+    """Classify a question before retrieval; rules, not a model, decide.
+
+    Order matters: invalid, then emergency (an emergency inside a dose question is still an
+    emergency), then personal advice, then scope. Nothing in the question can skip a step.
+    """
     text = question if isinstance(question, str) else ""
     if not text.strip():
         return Screen("invalid", "empty", replies.text("invalid_empty", language_of(text)), language_of(text))
@@ -234,15 +328,20 @@ def screen(question: str, max_chars: int) -> Screen:
     if len(text) > max_chars:
         return Screen("invalid", "too_long", replies.text("invalid_too_long", language, limit=max_chars), language)
     norm = normalize(text)
-    for rule in EMERGENCY_RULES:
-        if rule.matches(norm):
-            return Screen("emergency", rule.name, language=language)
-    if _low_glucose_emergency(norm):
-        return Screen("emergency", "low_glucose_value", language=language)
+    # A question about the condition or a study, with nobody in it, is never an emergency and
+    # never a request for a personal dose.
+    general = bool(_GENERAL.search(norm)) and not _SOMEONE.search(norm)
+    if not general:
+        for rule in EMERGENCY_RULES:
+            if rule.matches(norm):
+                return Screen("emergency", rule.name, language=language)
+        if _low_glucose_emergency(norm):
+            return Screen("emergency", "low_glucose_value", language=language)
     topic = change_topic(norm)
-    for rule in PERSONAL_ADVICE_RULES:
-        if rule.matches(norm):
-            return Screen("personal_advice", rule.name, language=language, topic=topic or "insulin")
+    if not general:
+        for rule in PERSONAL_ADVICE_RULES:
+            if rule.matches(norm):
+                return Screen("personal_advice", rule.name, language=language, topic=topic or "insulin")
     if OFF_TOPIC.matches(norm) and not _on_topic(norm, strict=True):
         return Screen("out_of_scope", OFF_TOPIC.name, language=language)
     if not _on_topic(norm):
@@ -251,9 +350,12 @@ def screen(question: str, max_chars: int) -> Screen:
 
 
 def change_topic(norm_text: str) -> str:
-    if not INSULIN_CHANGE.matches(norm_text):
-        return ""
-    return "immunosuppressant" if re.search(r"(抗排|免疫抑制|他克莫司|immunosuppress|rejection|tacrolimus)", norm_text) else "insulin"
+    """Which warning a question or answer about stopping/reducing medicine needs, or ""."""
+    insulin = INSULIN_CHANGE.matches(norm_text)
+    immuno = IMMUNOSUPPRESSANT_CHANGE.matches(norm_text)
+    if insulin and immuno:
+        return "insulin_and_immunosuppressant"
+    return "insulin" if insulin else "immunosuppressant" if immuno else ""
 
 
 def _on_topic(norm: str, strict: bool = False) -> bool:
@@ -262,15 +364,29 @@ def _on_topic(norm: str, strict: bool = False) -> bool:
     return any(w in norm for w in TOPIC_ZH) or any(w in norm for w in TOPIC_EN)
 
 
+def _glucose_values(norm: str) -> list[tuple[float, str]]:
+    """(value, "mmol" | "mg") for each glucose reading in the question."""
+    found: dict[int, tuple[float, str]] = {}
+    for m in _UNIT_VALUE.finditer(norm):
+        found[m.start(1)] = (float(m.group(1)), "mg" if m.group(2).startswith("mg") else "mmol")
+    for m in _READING_VALUE.finditer(norm):
+        if m.start(2) in found:
+            continue
+        value, unit = float(m.group(2)), m.group(3) or ""
+        if not unit and _NOT_A_READING.match(norm, m.end(2)):
+            continue
+        if unit.startswith("mg") or (not unit and value > 35):  # a bare number above 35 cannot be mmol/L
+            found[m.start(2)] = (value, "mg")
+        else:
+            found[m.start(2)] = (value, "mmol")
+    return list(found.values())
+
+
 def _low_glucose_emergency(norm: str) -> bool:
-    if _DEFINITION.search(norm) and not re.search(PERSON_ZH[:-1] + "|cgm|读数)", norm) and not re.search(PERSON_EN, norm):
-        return False
-    values = [(float(m.group(1)), m.group(2)) for m in _UNIT_VALUE.finditer(norm)]
-    values += [(float(m.group(2)), m.group(3) or "") for m in _CONTEXT_VALUE.finditer(norm)]
-    for value, unit in values:
-        if unit.startswith("mg") or (not unit and value > 35):
-            value /= 18.0  # mg/dL; a bare number above 35 cannot be mmol/L
-        if value < 3.0 or (value < 3.9 and _HYPO_SYMPTOMS.search(norm)):
+    symptoms = bool(_HYPO_SYMPTOMS.search(norm))
+    for value, unit in _glucose_values(norm):
+        low, low_symptoms = (LOW_MGDL, LOW_WITH_SYMPTOMS_MGDL) if unit == "mg" else (LOW_MMOL, LOW_WITH_SYMPTOMS_MMOL)
+        if value < low or (symptoms and value < low_symptoms):
             return True
     return False
 

@@ -19,8 +19,13 @@ from . import Draft
 
 DUPLICATE_COSINE = 0.93
 # A sentence this far below the best one is filler, not an answer.
-SCORE_MARGIN = 0.06
+SCORE_MARGIN = 0.05
 NEW_SOURCE_BONUS = 0.015
+KIND_PRIOR = 0.02
+# Sections that are shown as sources but never read out as answers: the article's own
+# disclaimer, reference list and the notes about where it came from.
+NOT_ANSWER_SECTIONS = re.compile(r"(免责说明|参考资料|编者说明|Disclaimer|References|About this translation)", re.I)
+EDITOR_NOTE = ("编者注", "Editor's note")
 LIMITATION_QUERY = {
     "zh": "这项研究的局限性：样本量小、需要长期免疫抑制、随访时间短、尚未获批",
     "en": "Limitations of the study: very small numbers, lifelong immunosuppression, short follow-up, not approved",
@@ -97,8 +102,10 @@ class ExtractiveComposer:
                 display = _display(sentence)
                 if not _is_answer_sentence(display) or not safety.allowed_sentence(sentence, passage.metadata):
                     continue
+                if NOT_ANSWER_SECTIONS.search(passage.metadata.get("section", "")):
+                    continue
                 similarity = float(vec @ q)
-                score = similarity + 0.04 * passage.score - 0.005 * rank
+                score = similarity + 0.04 * passage.score - 0.005 * rank + _prior(display, passage.metadata)
                 out.append(_Candidate(display, sentence, passage, vec, similarity, score))
         out.sort(key=lambda c: c.score, reverse=True)
         return out
@@ -135,6 +142,14 @@ def _duplicate(a: _Candidate, b: _Candidate) -> bool:
     return bool(ga) and len(ga & gb) / len(ga) >= 0.8
 
 
+def _prior(sentence: str, metadata: dict) -> float:
+    """Prefer the project's own reviewed text (reference cards, safety sheet, editor's notes)
+    over the commercial article's wording, which overstates some results."""
+    if metadata.get("kind") in ("reference", "safety") or sentence.startswith(EDITOR_NOTE):
+        return KIND_PRIOR
+    return 0.0
+
+
 def _display(sentence: str) -> str:
     """The sentence as shown: a list marker dropped, the words unchanged."""
     return re.sub(r"^([-*•]|\d+[.)、])\s+", "", sentence.strip())
@@ -143,6 +158,8 @@ def _display(sentence: str) -> str:
 def _is_answer_sentence(text: str) -> bool:
     if text.startswith("|"):
         return False  # table rows are shown in the sources panel, not read out as prose
+    if text.rstrip("”\"」』）) ").endswith(("?", "？")):
+        return False  # a question restated is not an answer
     if language_of(text) == "zh":
         return len(re.findall(r"[\u3400-\u9fff]", text)) >= 8
     return len(text.split()) >= 5

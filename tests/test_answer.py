@@ -1,0 +1,94 @@
+"""The answer chain end to end on the real index: cited, grounded, bilingual, always disclaimed."""
+
+from __future__ import annotations
+
+import pytest
+
+from t1d_qa.citations import check_citations, markers, support
+
+
+def _chunk_texts(pipeline):
+    return {cid: text for cid, text, _ in pipeline.index.all_chunks()}
+
+
+@pytest.mark.parametrize(
+    "question, lang",
+    [("我做了干细胞治疗以后能停用胰岛素吗？", "zh"), ("Can I stop insulin after stem cell therapy?", "en")],
+)
+def test_stop_insulin_gets_cited_evidence_and_the_warning(pipeline, question, lang):
+    answer = pipeline.ask(question)
+    assert answer.kind == "answer" and answer.language == lang
+    assert len(answer.citations) >= 2
+    warning = "只有您的糖尿病医疗团队" if lang == "zh" else "Only your diabetes team may decide"
+    assert warning in answer.answer
+    assert answer.disclaimer and answer.ai_label
+
+
+def test_citations_are_verbatim_and_every_marker_resolves(pipeline):
+    chunks = _chunk_texts(pipeline)
+    for question in ("zimislecel试验中有人死亡吗？", "Where were the CiPSC islets transplanted?", "What is C-peptide?"):
+        answer = pipeline.ask(question)
+        assert answer.citations, question
+        assert check_citations(answer.answer, answer.citations, chunks) == []
+        assert set(markers(answer.answer)) == {c.n for c in answer.citations}
+        for c in answer.citations:
+            assert c.quote in chunks[c.chunk_id]
+            assert c.doc_id == c.chunk_id.split(":")[0] and c.source
+
+
+def test_each_answer_sentence_is_supported_by_its_quote(pipeline):
+    answer = pipeline.ask("How many Sichuan patients were off insulin at month 36?")
+    quotes = {c.n: c.quote for c in answer.citations}
+    body = answer.answer.split("\n\n")[0]
+    for sentence in body.split("] "):
+        n = markers(sentence + "]")
+        if n:
+            assert support(sentence, quotes[n[-1]]) >= 0.8, sentence
+
+
+@pytest.mark.parametrize(
+    "question", ["Can I eat sweets after stem cell therapy?", "干细胞治疗后可以喝酒吗？"]
+)
+def test_uncovered_question_is_refused_not_guessed(pipeline, question):
+    answer = pipeline.ask(question)
+    assert answer.kind == "no_answer" and not answer.citations
+    assert "don't cover" in answer.answer or "没有能回答" in answer.answer
+
+
+def test_unrelated_question_is_out_of_scope(pipeline):
+    answer = pipeline.ask("What will the weather be like in Beijing tomorrow?")
+    assert answer.kind == "out_of_scope" and not answer.citations and answer.disclaimer
+
+
+def test_answers_follow_the_question_language(pipeline):
+    zh = pipeline.ask("zimislecel试验有哪些风险？")
+    en = pipeline.ask("What are the risks of the zimislecel trial?")
+    assert zh.language == "zh" and all(c.doc_id.endswith("-zh") for c in zh.citations)
+    assert en.language == "en" and all(c.doc_id.endswith("-en") for c in en.citations)
+
+
+def test_trial_success_comes_with_a_limitation(pipeline):
+    answer = pipeline.ask("How many people in the zimislecel trial no longer needed insulin?")
+    assert answer.kind == "answer"
+    text = answer.answer.lower()
+    assert any(w in text for w in ("immunosuppress", "death", "small", "not approved", "only", "limitation"))
+
+
+def test_follow_up_is_resolved_against_history(pipeline):
+    first = "zimislecel试验的结果怎么样？"
+    history = [{"role": "user", "content": first}, {"role": "assistant", "content": "…"}]
+    answer = pipeline.ask("那风险呢？", history=history)
+    assert answer.kind == "answer"
+    assert "zimislecel" in answer.resolved_question
+    assert any(c.doc_id.startswith(("reichman2025", "article")) for c in answer.citations)
+
+
+def test_empty_question_is_invalid_and_still_disclaimed(pipeline):
+    answer = pipeline.ask("   ")
+    assert answer.kind == "invalid" and answer.disclaimer and answer.ai_label
+
+
+def test_no_reply_contains_article_cure_wording(pipeline):
+    for q in ("干细胞能根治1型糖尿病吗？", "Is stem cell therapy a functional cure for type 1 diabetes?"):
+        text = pipeline.ask(q).answer
+        assert "根治" not in text.replace(q, "") and "guaranteed" not in text.lower()
