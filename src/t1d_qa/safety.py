@@ -185,7 +185,9 @@ PERSONAL_ADVICE_RULES = (
             r"(我|孩子|他|她).{0,10}(应该|该|要|需要)?(打|注射|追加|补|吃|服)多少",
             r"(多少|几个?)单位",
             r"(减|加|调|降)(到|至)多少",
-            r"(剂量|用量)(应该|该|要)?(是)?多少",
+            # "我的剂量是多少" / "剂量应该是多少", not "VX-880的剂量是多少" (a question about the study)
+            r"(我|我的|孩子|他|她)\S{0,6}(剂量|用量)(应该|该|要)?(是)?多少",
+            r"(剂量|用量)(应该|该|要)(是)?多少",
             r"(应该|该|要|需要)(用|打|吃|服)(多大|多少)(剂量|的剂量)",
         ),
         en=(
@@ -302,9 +304,15 @@ PROMOTIONAL = Rule(
 # "功能性治愈/functional cure" may be reported only from a source that gives its limitation.
 CURE_WORDS = re.compile(r"(治愈|cure[ds]?\b)")
 
+# A reported success: people off insulin. "不需要胰岛素" and "truly stop insulin" are how the
+# Chinese reference card and the commercial article phrase it; "never to stop insulin" (the NHS
+# warning) is not a success, hence the look-behinds.
 TRIAL_SUCCESS = re.compile(
-    r"(停用胰岛素|脱离胰岛素|撤除胰岛素|摆脱胰岛素|不再需要胰岛素|胰岛素独立|无需胰岛素|insulin[- ]free|"
-    r"insulin independen|no longer needed insulin|needed no insulin|stopped (taking )?insulin|off insulin)",
+    r"(停用胰岛素|停掉胰岛素|脱离胰岛素|撤除胰岛素|摆脱胰岛素|告别胰岛素|(不再|不)需要胰岛素|胰岛素独立|"
+    r"无需胰岛素|不用(打)?胰岛素|insulin[- ]free|insulin independen|no longer need(ed|s)? insulin|"
+    r"(needed|need|required) no insulin|did not need insulin|(?<!never to )(?<!not )(?<!never )"
+    r"(truly |really |completely |fully )?stop(ped)? (taking |using )?insulin|off insulin|free (them |people )?from "
+    r"(daily )?insulin)",
     re.I,
 )
 LIMITATION = re.compile(
@@ -340,6 +348,8 @@ def screen(question: str, max_chars: int) -> Screen:
     topic = change_topic(norm)
     if not general:
         for rule in PERSONAL_ADVICE_RULES:
+            if rule.name == "change_own_treatment" and topic == "insulin" and _outcome_question(norm):
+                continue
             if rule.matches(norm):
                 return Screen("personal_advice", rule.name, language=language, topic=topic or "insulin")
     if OFF_TOPIC.matches(norm) and not _on_topic(norm, strict=True):
@@ -347,6 +357,22 @@ def screen(question: str, max_chars: int) -> Screen:
     if not _on_topic(norm):
         return Screen("out_of_scope_candidate", "no_topic_word", language=language, topic=topic)
     return Screen("ok", language=language, topic=topic)
+
+
+# "我做了干细胞治疗以后能停用胰岛素吗？" / "Can I stop insulin after stem cell therapy?" ask what
+# the therapy makes possible: answered with the evidence and the insulin warning. "my insulin",
+# "today", "自己" make it a decision about one's own treatment now (personal_advice).
+_AFTER_THERAPY = re.compile(
+    r"(干细胞|胰岛|移植|细胞|治疗)\S{0,6}(以后|之后|后)|\bafter (the |a |an )?(stem[- ]?cell|islet|cell|transplant|therap)"
+)
+_PERSONAL_MARK = re.compile(
+    r"我的|今天|明天|现在|马上|这周|本周|这几天|自己|自行|减半|减到|"
+    r"\b(my|his|her|our|today|tonight|tomorrow|now|this week|half)\b"
+)
+
+
+def _outcome_question(norm: str) -> bool:
+    return bool(_AFTER_THERAPY.search(norm)) and not _PERSONAL_MARK.search(norm)
 
 
 def change_topic(norm_text: str) -> str:
