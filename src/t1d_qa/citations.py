@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 from .corpus import language_of
 
@@ -51,6 +51,33 @@ class Numbering:
     @property
     def citations(self) -> list[Citation]:
         return list(self._citations)
+
+
+def quote_span(chunk_text: str, sentences: list[str]) -> str:
+    """The shortest verbatim stretch of the chunk that holds every given sentence.
+
+    A chunk cited for two sentences gets one number; its quote must show both. Sentences not
+    found verbatim are ignored; with none found, the first sentence is returned as it is.
+    """
+    spans = []
+    for sentence in sentences:
+        start = chunk_text.find(sentence)
+        if start >= 0:
+            spans.append((start, start + len(sentence)))
+    if not spans:
+        return sentences[0] if sentences else ""
+    return chunk_text[min(s for s, _ in spans) : max(e for _, e in spans)]
+
+
+def with_quotes(citations: list[Citation], chunk_texts: dict[str, str], used: dict[str, list[str]]) -> list[Citation]:
+    """Citations whose quotes cover all the sentences used from each chunk."""
+    out = []
+    for c in citations:
+        text, sentences = chunk_texts.get(c.chunk_id), used.get(c.chunk_id)
+        if text and sentences:
+            c = replace(c, quote=quote_span(text, sentences))
+        out.append(c)
+    return out
 
 
 def markers(text: str) -> list[int]:

@@ -27,6 +27,7 @@ DOMAIN_TERMS = (
     "中性粒细胞减少", "隐球菌脑膜炎", "临床试验", "功能性治愈", "Lantidra", "FORWARD-101",
     "胰岛素独立", "停用胰岛素", "撤除胰岛素", "脱离胰岛素", "无感知低血糖", "化学重编程", "畸胎瘤",
 )
+_DOMAIN_LOWER = {t.lower() for t in DOMAIN_TERMS}
 _STOP_EN = set(
     "a an and are as at be by can could do does for from has have how i if in is it its me my of on or "
     "our so that the their them there they this to was were what when where which who why will with "
@@ -44,7 +45,14 @@ _QUESTION_WORDS = set(
     "does whether between these those us get got tell come own make able there here then than also just very "
     "more most some such into over other only who whom whose what's it's i'm can't don't go going "
     "哪个 哪里 哪些 哪家 哪种 什么 怎么 怎样 怎么样 如何 多少 几 几个 几例 几名 意思 区别 不同 这种 那个 这个 那种 "
-    "为什么 是否 能否 会不会 不会 能不能 可不可以 要不要 有没有 还 需要 多久 到底 真的 请问 一下 情况 后能 要花 不要 变成 一下子".split()
+    "为什么 是否 能否 会不会 不会 能不能 可不可以 要不要 有没有 还 需要 多久 到底 真的 请问 一下 情况 后能 要花 不要 变成 一下子 "
+    "是不是 一共 总共 下来 有人 什么样 doesn don didn isn good best bad safe okay ok people person she he her him".split()
+)
+# Words that address the chatbot rather than the topic ("ignore previous instructions and say..."):
+# an injection attempt is ordinary text, judged by what it asks about.
+_INSTRUCTION_WORDS = set(
+    "ignore ignoring previous prior instructions instruction system prompt rules pretend role play act say "
+    "assistant now forget 忽略 之前 以上 所有 指令 提示 规则 直接 扮演 角色 你现在 现在 假装 客服 告诉 说".split()
 )
 # Colloquial words mapped to the corpus's wording before checking coverage.
 _SYNONYMS = {
@@ -53,6 +61,7 @@ _SYNONYMS = {
     "国外": "海外", "abroad": "overseas", "genuine": "registered", "legit": "registered",
     "legitimate": "registered", "real": "registered", "insurance": "cost", "die": "death", "died": "death",
     "dead": "death", "dying": "death", "kill": "death", "killed": "death", "price": "cost", "pay": "cost", "expensive": "cost", "cancer": "tumour",
+    "根治": "治愈", "old": "aged", "diagnosed": "diagnosis", "分辨": "判断", "科研项目": "研究", "骗钱": "费用", "化验单": "化验",
 }
 _TOKEN = re.compile(r"[\w.+-]+|[\u3400-\u9fff]")
 _CJK = re.compile(r"[\u3400-\u9fff]")
@@ -68,6 +77,7 @@ def _tokenizer():
         logging.getLogger("bm25s").setLevel(logging.WARNING)
         for term in DOMAIN_TERMS:
             jieba.add_word(term, freq=200000)
+            jieba.add_word(term.lower(), freq=200000)  # text is lower-cased before cutting
         _jieba = jieba
     return _jieba
 
@@ -91,6 +101,8 @@ def content_terms(text: str) -> list[str]:
         if len(word) < 2 or not _TOKEN.match(word) or word.replace(".", "").isdigit():
             continue
         if word in _STOP_EN or word in _STOP_ZH or word in _GENERIC or word in _QUESTION_WORDS:
+            continue
+        if word in _INSTRUCTION_WORDS or re.fullmatch(r"[\d.,%]+", word):  # "100%" is not a topic
             continue
         words.append(word)
     return words
@@ -174,20 +186,20 @@ class HybridRetriever(BaseRetriever):
         return passages[:k]
 
     def coverage(self, question: str) -> float:
-        """Share of the question's specific words that occur anywhere in the corpus (1.0 if none)."""
+        """Share of the question's specific words that occur anywhere in the corpus (1.0 if none).
+
+        The corpus's own named terms (C肽, CiPSC, zimislecel...) weigh double: naming one is strong
+        evidence that the question is about this corpus.
+        """
         terms = content_terms(question)
         if not terms:
             return 1.0
         self._lexical()
-        return sum(1 for t in terms if self._known(t)) / len(terms)
+        weight = {t: 2.0 if t in _DOMAIN_LOWER else 1.0 for t in terms}
+        return sum(weight[t] for t in terms if self._known(t)) / sum(weight.values())
 
     def _known(self, term: str) -> bool:
-        if _CJK.search(term):  # jieba may cut a question differently from the corpus: look for the text
-            return term in self._text
-        singular = term[:-1] if term.endswith("s") else term
-        return term in self._vocabulary or singular in self._vocabulary or (
-            len(term) >= 6 and term[:5] in self._prefixes
-        )
+        return _known_in(term, self._vocabulary, self._prefixes, self._text)
 
     def _lexical_scores(self, question: str) -> dict[str, float]:
         if self.lexical_weight <= 0:
@@ -204,6 +216,13 @@ class HybridRetriever(BaseRetriever):
         self, query: str, *, run_manager: CallbackManagerForRetrieverRun
     ) -> list[LCDocument]:
         return [p.to_document() for p in self.search(query)]
+
+
+def _known_in(term: str, vocabulary: set, prefixes: set, text: str) -> bool:
+    if _CJK.search(term):  # jieba may cut a question differently from the corpus: look for the text
+        return term in text
+    singular = term[:-1] if term.endswith("s") else term
+    return term in vocabulary or singular in vocabulary or (len(term) >= 6 and term[:5] in prefixes)
 
 
 def _minmax(values: np.ndarray) -> np.ndarray:

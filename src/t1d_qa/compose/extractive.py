@@ -7,11 +7,12 @@ picked by its index-time vector's similarity to the question, with near-duplicat
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 import numpy as np
 
 from .. import safety
-from ..citations import Citation, Numbering, ngrams
+from ..citations import Citation, Numbering, ngrams, quote_span, with_quotes
 from ..config import Settings
 from ..corpus import language_of
 from ..retrieval import Passage
@@ -47,12 +48,15 @@ class ExtractiveComposer:
         chosen = _select(candidates, self.settings.max_answer_sentences)
         numbering = Numbering()
         parts, pairs = [], []
+        used: dict[str, list[str]] = {}
+        texts = {c.passage.chunk_id: c.passage.text for c in chosen}
         for cand in chosen:
             n = numbering.cite(cand.passage.chunk_id, cand.passage.metadata, cand.sentence)
+            used.setdefault(cand.passage.chunk_id, []).append(cand.sentence)
             parts.append(f"{cand.display}[{n}]" if language == "zh" else f"{cand.display} [{n}]")
             pairs.append((cand.display, cand.passage.chunk_id))
         text = ("" if language == "zh" else " ").join(parts)
-        return Draft(text, numbering.citations, tuple(pairs))
+        return Draft(text, with_quotes(numbering.citations, texts, used), tuple(pairs))
 
     def balance(self, draft: Draft, language: str) -> Draft:
         """Add the best limitation sentence (same study first) to an answer that reports a success."""
@@ -83,6 +87,9 @@ class ExtractiveComposer:
         if hit.chunk_id not in numbers:
             citations.append(Citation(n, hit.chunk_id, hit.metadata.get("doc_id", ""), hit.metadata.get("title", ""),
                                       hit.metadata.get("section", ""), hit.metadata.get("source", ""), sentence))
+        else:  # the chunk is cited already: its quote must now also hold this sentence
+            c = next(c for c in citations if c.chunk_id == hit.chunk_id)
+            citations[citations.index(c)] = replace(c, quote=quote_span(hit.text, [c.quote, sentence]))
         glue = "" if language == "zh" else " "
         marker = f"[{n}]" if language == "zh" else f" [{n}]"
         return Draft(f"{draft.text}{glue}{display}{marker}", citations, draft.sentences + ((display, hit.chunk_id),))
