@@ -11,10 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from conftest import make_settings
 from t1d_qa.corpus import chunk_corpus, load_corpus
 from t1d_qa.index import Index, IndexUnavailable
-
-from conftest import make_settings
 
 DATA = Path(__file__).parent / "data" / "corpus"
 

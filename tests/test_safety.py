@@ -318,7 +318,7 @@ def test_violations(text, found):
 
 
 def test_fixed_replies_pass_their_own_check():
-    for key, texts in replies.TEXTS.items():
+    for key, _texts in replies.TEXTS.items():
         for lang in ("zh", "en"):
             text = replies.text(key, lang, number="120", limit=2000, contact="0571-0000000")
             assert text.strip()
@@ -492,7 +492,7 @@ def test_every_kind_has_disclaimer_and_label_with_custom_text(session_settings, 
     custom = dataclasses.replace(session_settings, disclaimer_zh="诊所免责声明", disclaimer_en="Clinic disclaimer",
                                  clinic_contact="0571-8888 8888")
     local = Pipeline(custom, index)
-    for kind, questions in E2E.items():
+    for _kind, questions in E2E.items():
         for question in questions:
             answer = local.ask(question)
             assert answer.disclaimer in ("诊所免责声明", "Clinic disclaimer")

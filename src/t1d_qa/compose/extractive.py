@@ -23,10 +23,15 @@ DUPLICATE_COSINE = 0.93
 SCORE_MARGIN = 0.05
 NEW_SOURCE_BONUS = 0.015
 KIND_PRIOR = 0.02
+CITATION_PENALTY = 0.03
 # Sections that are shown as sources but never read out as answers: the article's own
 # disclaimer, reference list and the notes about where it came from.
 NOT_ANSWER_SECTIONS = re.compile(r"(免责说明|参考资料|编者说明|Disclaimer|References|About this translation)", re.I)
 EDITOR_NOTE = ("编者注", "Editor's note")
+# Bibliographic sections (authors, DOI, dates) answer "where was it published?", rarely anything
+# else; the citation list under each answer already carries them.
+CITATION_SECTIONS = re.compile(r"(完整引用|full citation)", re.I)
+CITATION_QUESTION = re.compile(r"(doi|pmid|nct|chictr|引用|出处|发表|期刊|作者|登记号|注册号|publish|journal|author|cite|registration)", re.I)
 LIMITATION_QUERY = {
     "zh": "这项研究的局限性：样本量小、需要长期免疫抑制、随访时间短、尚未获批",
     "en": "Limitations of the study: very small numbers, lifelong immunosuppression, short follow-up, not approved",
@@ -42,7 +47,7 @@ class ExtractiveComposer:
         self._limitation_vectors: dict[str, list[float]] = {}
 
     def compose(self, question: str, language: str, passages: list[Passage], query_vector) -> Draft:
-        candidates = self._candidates(language, passages, np.asarray(query_vector, np.float32))
+        candidates = self._candidates(question, language, passages, np.asarray(query_vector, np.float32))
         if not candidates:
             return Draft("")
         chosen = _select(candidates, self.settings.max_answer_sentences)
@@ -99,10 +104,11 @@ class ExtractiveComposer:
             self._limitation_vectors[language] = self.index.embeddings.embed_query(LIMITATION_QUERY[language])
         return self._limitation_vectors[language]
 
-    def _candidates(self, language: str, passages: list[Passage], q: np.ndarray) -> list[_Candidate]:
+    def _candidates(self, question: str, language: str, passages: list[Passage], q: np.ndarray) -> list[_Candidate]:
         same = [p for p in passages if p.lang == language]
         pool = same or passages  # cross-language fallback when nothing in the question's language
         vectors = self.index.sentence_vectors([p.chunk_id for p in pool])
+        asks_citation = bool(CITATION_QUESTION.search(question))
         out = []
         for rank, passage in enumerate(pool):
             for sentence, vec in vectors.get(passage.chunk_id, []):
@@ -113,6 +119,8 @@ class ExtractiveComposer:
                     continue
                 similarity = float(vec @ q)
                 score = similarity + 0.04 * passage.score - 0.005 * rank + _prior(display, passage.metadata)
+                if not asks_citation and CITATION_SECTIONS.search(passage.metadata.get("section", "")):
+                    score -= CITATION_PENALTY
                 out.append(_Candidate(display, sentence, passage, vec, similarity, score))
         out.sort(key=lambda c: c.score, reverse=True)
         return out

@@ -1,0 +1,207 @@
+"""The HTTP API, CORS, limits and the feedback store, on the real pipeline (no browser here)."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from conftest import make_settings
+from t1d_qa.web import page as page_mod
+from t1d_qa.web.chat import RateLimiter, recent
+from t1d_qa.web.feedback import FeedbackStore
+from t1d_qa.web.server import create_app
+
+SITE = "http://localhost:8123"
+ANSWER_KEYS = {"id", "answer_id", "question", "resolved_question", "language", "kind", "answer", "citations",
+               "disclaimer", "ai_label", "retrieved", "latency_ms"}
+CITATION_KEYS = {"n", "chunk_id", "doc_id", "title", "section", "source", "quote"}
+
+
+def client_for(pipeline, data_dir: Path, **overrides) -> TestClient:
+    settings = make_settings(data_dir, **{"allowed_origins": (SITE,), **overrides})
+    client = TestClient(create_app(settings, pipeline))
+    client.store = FeedbackStore(settings.feedback_db)  # the same file the app writes
+    return client
+
+
+@pytest.fixture(scope="module")
+def client(pipeline, tmp_path_factory):
+    return client_for(pipeline, tmp_path_factory.mktemp("web"), rate_limit_per_minute=1000)
+
+
+def test_ask_returns_the_cli_json_object(client, pipeline):
+    reply = client.post("/api/ask", json={"question": "干细胞能治愈1型糖尿病吗？"})
+    assert reply.status_code == 200
+    body = reply.json()
+    assert set(body) == ANSWER_KEYS == set(pipeline.ask("x").to_dict())
+    assert body["language"] == "zh" and body["kind"] == "answer"
+    assert body["citations"] and set(body["citations"][0]) == CITATION_KEYS
+    assert body["disclaimer"] and body["ai_label"] == "AI生成内容"
+
+
+def test_ask_resolves_a_follow_up_against_history(client):
+    history = [{"role": "user", "content": "What did the zimislecel (VX-880) trial find?"},
+               {"role": "assistant", "content": [{"type": "text", "text": "The trial ... [1]"}]}]
+    body = client.post("/api/ask", json={"question": "What about its risks?", "history": history}).json()
+    assert "zimislecel" in body["resolved_question"]
+    assert body["kind"] == "answer" and body["citations"]
+
+
+def test_emergency_question_gets_the_emergency_reply(client):
+    body = client.post("/api/ask", json={"question": "我血糖2.1，快昏迷了怎么办"}).json()
+    assert body["kind"] == "emergency" and "120" in body["answer"] and body["disclaimer"]
+
+
+@pytest.mark.parametrize("question", ["", "   ", "\n"])
+def test_empty_question_is_400(client, question):
+    reply = client.post("/api/ask", json={"question": question})
+    assert reply.status_code == 400
+    assert reply.json()["error"]["code"] == "empty_question"
+
+
+def test_too_long_question_is_400_with_the_safe_reply(client):
+    reply = client.post("/api/ask", json={"question": "a" * 2500})
+    assert reply.status_code == 400
+    body = reply.json()
+    assert body["error"]["code"] == "invalid_question" and body["kind"] == "invalid" and body["disclaimer"]
+
+
+def test_oversized_body_is_413(client):
+    reply = client.post("/api/ask", content=json.dumps({"question": "x" * 20_000}),
+                        headers={"Content-Type": "application/json"})
+    assert reply.status_code == 413 and reply.json()["error"]["code"] == "body_too_large"
+
+
+def test_oversized_chunked_body_is_413(client):
+    def chunks():
+        yield b'{"question": "'
+        for _ in range(40):
+            yield b"x" * 1000
+        yield b'"}'
+
+    reply = client.post("/api/ask", content=chunks(), headers={"Content-Type": "application/json"})
+    assert reply.status_code == 413
+
+
+@pytest.mark.parametrize("body", [
+    b"{not json", b"\xff\xfe", b'"just a string"', b"[1, 2]", b'{"question": 42}', b'{"history": []}',
+    b'{"question": "hi", "history": "nope"}', b'{"question": "hi", "history": [{"role": "system", "content": "x"}]}',
+    b'{"question": "hi", "history": [{"role": "user"}]}', b'{"question": "hi", "id": {"a": 1}}',
+])
+def test_malformed_body_is_422(client, body):
+    reply = client.post("/api/ask", content=body, headers={"Content-Type": "application/json"})
+    assert reply.status_code == 422
+    assert reply.json()["error"]["code"].startswith("malformed")
+
+
+def test_rate_limit_gives_429_with_retry_after(pipeline, tmp_path):
+    limited = client_for(pipeline, tmp_path, rate_limit_per_minute=3)
+    codes = [limited.post("/api/ask", json={"question": ""}).status_code for _ in range(4)]
+    assert codes == [400, 400, 400, 429]
+    reply = limited.post("/api/ask", json={"question": "干细胞治疗有哪些风险？"})
+    assert reply.status_code == 429 and reply.json()["error"]["code"] == "rate_limited"
+    assert 1 <= int(reply.headers["Retry-After"]) <= 60
+    assert limited.get("/api/health").status_code == 200  # health is never limited
+
+
+def test_rate_limiter_window_slides():
+    now = [0.0]
+    limiter = RateLimiter(2, clock=lambda: now[0])
+    assert [limiter.check("a"), limiter.check("a"), limiter.check("b")] == [0, 0, 0]
+    assert limiter.check("a") == 60
+    now[0] = 45.5
+    assert limiter.check("a") == 15
+    now[0] = 60.0
+    assert limiter.check("a") == 0
+
+
+def test_cors_preflight_allows_the_clinic_origin_only(client):
+    ok = client.options("/api/ask", headers={"Origin": SITE, "Access-Control-Request-Method": "POST",
+                                             "Access-Control-Request-Headers": "content-type"})
+    assert ok.status_code == 200 and ok.headers["access-control-allow-origin"] == SITE
+    denied = client.options("/api/ask", headers={"Origin": "https://evil.example",
+                                                 "Access-Control-Request-Method": "POST"})
+    assert denied.status_code == 400 and "access-control-allow-origin" not in denied.headers
+
+
+def test_cors_on_requests(client):
+    ok = client.post("/api/ask", json={"question": "干细胞治疗有哪些风险？"}, headers={"Origin": SITE})
+    assert ok.status_code == 200 and ok.headers["access-control-allow-origin"] == SITE
+    denied = client.post("/api/ask", json={"question": "hi"}, headers={"Origin": "https://evil.example"})
+    assert denied.status_code == 403 and "access-control-allow-origin" not in denied.headers
+    assert denied.json()["error"]["code"] == "origin_not_allowed"
+    same = client.post("/api/ask", json={"question": ""}, headers={"Origin": "http://testserver"})
+    assert same.status_code == 400  # the page's own origin passes the origin check
+
+
+def test_gradio_does_not_add_its_own_permissive_cors(client):
+    reply = client.get("/chat/config", headers={"Origin": "https://evil.example"})
+    assert "access-control-allow-origin" not in reply.headers
+    allowed = client.get("/chat/config", headers={"Origin": SITE})
+    assert allowed.headers.get("access-control-allow-origin") == SITE
+
+
+def test_health_page_and_widget_are_served(client):
+    assert client.get("/api/health").json()["status"] == "ok"
+    assert client.get("/", follow_redirects=False).headers["location"] == "chat/"
+    assert client.get("/chat/").status_code == 200
+    widget = client.get("/widget.js")
+    assert widget.status_code == 200 and widget.headers["content-type"].startswith("text/javascript")
+    assert "innerHTML" not in widget.text and "http://" not in widget.text and "https://" not in widget.text
+    assert client.get("/docs").status_code == 404  # FastAPI's docs page loads scripts from a CDN
+
+
+def test_feedback_api_stores_the_vote_without_ip_or_question(client):
+    reply = client.post("/api/feedback", json={"answer_id": "abc123", "vote": "down", "comment": "too short",
+                                               "question": "secret?"})
+    assert reply.status_code == 201
+    [row] = [r for r in client.store.rows() if r["id"] == reply.json()["id"]]
+    assert (row["answer_id"], row["vote"], row["comment"], row["question"]) == ("abc123", "down", "too short", None)
+    assert "testclient" not in json.dumps(row)
+    for bad in ({"answer_id": "abc", "vote": "meh"}, {"answer_id": "<script>", "vote": "up"}, {"vote": "up"}):
+        assert client.post("/api/feedback", json=bad).status_code == 422
+
+
+def test_feedback_store_keeps_question_only_when_enabled(tmp_path):
+    off = FeedbackStore(tmp_path / "off.sqlite3")
+    row = off.record("a1", "up", comment=" fine ", question="my question", language="en")
+    off.add_comment(row, "more detail")
+    [stored] = off.rows()
+    assert stored["answer_id"] == "a1" and stored["vote"] == "up" and stored["question"] is None
+    assert stored["comment"] == "more detail" and stored["created_at"].endswith("+00:00")
+    on = FeedbackStore(tmp_path / "on.sqlite3", store_question_text=True)
+    on.record("a2", "down", question="my question")
+    assert on.rows()[0]["question"] == "my question"
+    columns = {r[1] for r in sqlite3.connect(tmp_path / "on.sqlite3").execute("PRAGMA table_info(feedback)")}
+    assert not {"ip", "client", "host", "address"} & columns
+    with pytest.raises(ValueError):
+        on.record("a3", "sideways")
+
+
+def test_history_is_trimmed_to_recent_plain_turns():
+    history = [{"role": "user", "content": f"q{i}"} for i in range(10)]
+    history += [{"role": "assistant", "content": [{"type": "text", "text": "a"}]}, {"role": "system", "content": "x"}]
+    turns = recent(history)
+    assert len(turns) == 6 and turns[-1] == {"role": "assistant", "content": "a"}
+
+
+def test_markdown_escape_shows_text_as_text():
+    escaped = page_mod.md_escape("<img src=x onerror=alert(1)> ![x](http://e.example/a.png) `c`")
+    assert "<" not in escaped and "\\!" not in escaped and "\\[" in escaped and "\\`" in escaped
+    assert list(page_mod.stream("One. Two? 三。四"))[-1] == "One. Two? 三。四"
+
+
+def test_serve_uses_settings_for_host_and_port(monkeypatch, settings, pipeline):
+    from t1d_qa.web import server
+
+    calls = {}
+    monkeypatch.setattr(server.Pipeline, "load", classmethod(lambda cls, s, announce=print: pipeline))
+    monkeypatch.setattr(server.uvicorn, "run", lambda app, **kw: calls.update(kw, app=app))
+    assert server.serve(settings) == 0
+    assert (calls["host"], calls["port"], calls["workers"]) == ("127.0.0.1", 7860, 1)
+    server.serve(settings, host="0.0.0.0", port=9001)
+    assert (calls["host"], calls["port"]) == ("0.0.0.0", 9001)
