@@ -307,7 +307,7 @@ def test_widget_shows_markup_as_text_and_emergency_reply(open_page, servers):
     shot(page, "widget-markup-as-text")
     reply = ask_widget(page, "My son is unconscious and his blood sugar is very low, what do I do?")
     expect(reply).to_have_class(re.compile(r"kind-emergency"))
-    expect(reply.locator(".text")).to_contain_text("Call emergency services now")
+    expect(reply.locator(".text")).to_contain_text("Call the emergency number 120 now")
     expect(reply.locator(".disclaimer")).to_contain_text(DISCLAIMER_EN)
     shot(page, "widget-emergency")
 

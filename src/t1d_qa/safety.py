@@ -309,7 +309,7 @@ CURE_WORDS = re.compile(r"(治愈|cure[ds]?\b)")
 # warning) is not a success, hence the look-behinds.
 TRIAL_SUCCESS = re.compile(
     r"(停用胰岛素|停掉胰岛素|脱离胰岛素|撤除胰岛素|摆脱胰岛素|告别胰岛素|(不再|不)需要胰岛素|胰岛素独立|"
-    r"无需胰岛素|不用(打)?胰岛素|insulin[- ]free|insulin independen|no longer need(ed|s)? insulin|"
+    r"无需胰岛素|无胰岛素|不用(打)?胰岛素|insulin[- ]free|insulin independen|no longer need(ed|s)? insulin|"
     r"(needed|need|required) no insulin|did not need insulin|(?<!never to )(?<!not )(?<!never )"
     r"(truly |really |completely |fully )?stop(ped)? (taking |using )?insulin|off insulin|free (them |people )?from "
     r"(daily )?insulin)",

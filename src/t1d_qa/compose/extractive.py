@@ -22,7 +22,9 @@ DUPLICATE_COSINE = 0.93
 # A sentence this far below the best one is filler, not an answer.
 SCORE_MARGIN = 0.05
 NEW_SOURCE_BONUS = 0.015
-KIND_PRIOR = 0.02
+KIND_PRIOR = 0.04
+REVIEWED_EXTRA = 3  # reviewed passages added to the pool (see ExtractiveComposer._reviewed)
+REVIEWED_MARGIN = 0.03
 CITATION_PENALTY = 0.03
 # Sections that are shown as sources but never read out as answers: the article's own
 # disclaimer, reference list and the notes about where it came from.
@@ -47,6 +49,7 @@ class ExtractiveComposer:
         self._limitation_vectors: dict[str, list[float]] = {}
 
     def compose(self, question: str, language: str, passages: list[Passage], query_vector) -> Draft:
+        passages = passages + self._reviewed(language, passages, query_vector)
         candidates = self._candidates(question, language, passages, np.asarray(query_vector, np.float32))
         if not candidates:
             return Draft("")
@@ -62,6 +65,22 @@ class ExtractiveComposer:
             pairs.append((cand.display, cand.passage.chunk_id))
         text = ("" if language == "zh" else " ").join(parts)
         return Draft(text, with_quotes(numbering.citations, texts, used), tuple(pairs))
+
+    def _reviewed(self, language: str, passages: list[Passage], query_vector) -> list[Passage]:
+        """The closest passages of the project's own reviewed text (reference cards, safety sheet).
+
+        A general question ("can stem cells cure type 1 diabetes?") lands on the commercial
+        article, whose wording overstates; the reviewed text that answers it joins the pool when
+        it is about as close to the question as the retrieved passages.
+        """
+        if not passages:
+            return []
+        seen = {p.chunk_id for p in passages}
+        floor = max(p.dense for p in passages) - REVIEWED_MARGIN
+        where = {"$and": [{"lang": language}, {"kind": {"$in": ["reference", "safety"]}}]}
+        hits = self.index.search(list(query_vector), REVIEWED_EXTRA, where=where)
+        return [Passage(h.chunk_id, h.text, h.metadata, h.similarity, 0.0, 0.0)
+                for h in hits if h.chunk_id not in seen and h.similarity >= floor]
 
     def balance(self, draft: Draft, language: str) -> Draft:
         """Add the best limitation sentence (same study first) to an answer that reports a success."""
@@ -175,6 +194,8 @@ def _is_answer_sentence(text: str) -> bool:
         return False  # table rows are shown in the sources panel, not read out as prose
     if text.rstrip("”\"」』）) ").endswith(("?", "？")):
         return False  # a question restated is not an answer
+    if text.rstrip().endswith((":", "：")):
+        return False  # a lead-in to a list says nothing alone
     if language_of(text) == "zh":
         return len(re.findall(r"[\u3400-\u9fff]", text)) >= 8
     return len(text.split()) >= 5
