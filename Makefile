@@ -10,6 +10,7 @@ STAMP := $(VENV)/.t1d-qa-installed
 # sentence-transformers would pull a multi-GB CUDA build.
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@$(BIN)/python -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "t1d-qa needs Python 3.11 in .venv: remove .venv and run make PYTHON=/path/to/python3.11")'
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet torch==2.13.0
 	$(BIN)/python -m pip install --quiet -e '.[dev]'

@@ -4,7 +4,7 @@
 # The project never downloads a browser build of its own.
 set -euo pipefail
 packages=()
-command -v chromium >/dev/null 2>&1 || packages+=(chromium)
+[ -x /usr/bin/chromium ] || packages+=(chromium)  # the tests drive /usr/bin/chromium
 if ! { command -v fc-list >/dev/null 2>&1 && [ -n "$(fc-list :lang=zh 2>/dev/null)" ]; }; then
   packages+=(fonts-noto-cjk fonts-noto-color-emoji)
 fi

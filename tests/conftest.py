@@ -1,7 +1,7 @@
 """Shared fixtures: settings in tmp folders, the real packaged model, a real Chroma index.
 
 Hermetic: indexes and feedback stores go to pytest's tmp folders; the converted model is
-cached in <repo>/.t1d_qa/models (or $T1D_QA_TEST_MODELS_DIR) so it is built once per machine.
+cached in <repo>/.t1d_qa/models (or $T1DQA_TEST_MODELS_DIR) so it is built once per machine.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from t1d_qa.config import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT / "corpus"
-MODELS = Path(os.environ.get("T1D_QA_TEST_MODELS_DIR", ROOT / ".t1d_qa" / "models"))
+MODELS = Path(os.environ.get("T1DQA_TEST_MODELS_DIR", ROOT / ".t1d_qa" / "models"))
 
 
 def make_settings(data_dir: Path, **overrides) -> Settings:
@@ -28,7 +28,7 @@ def make_settings(data_dir: Path, **overrides) -> Settings:
 def _no_project_env(monkeypatch):
     """Tests never read the developer's T1D_QA_* variables."""
     for key in list(os.environ):
-        if key.startswith("T1D_QA_") and key != "T1D_QA_TEST_MODELS_DIR":
+        if key.startswith("T1D_QA_") and key != "T1DQA_TEST_MODELS_DIR":
             monkeypatch.delenv(key)
 
 

@@ -108,6 +108,14 @@ def test_rate_limit_gives_429_with_retry_after(pipeline, tmp_path):
     assert limited.get("/api/health").status_code == 200  # health is never limited
 
 
+def test_emergency_is_answered_even_over_the_rate_limit(pipeline, tmp_path):
+    limited = client_for(pipeline, tmp_path, rate_limit_per_minute=1)
+    assert limited.post("/api/ask", json={"question": "干细胞治疗有哪些风险？"}).status_code == 200
+    assert limited.post("/api/ask", json={"question": "What is C-peptide?"}).status_code == 429
+    reply = limited.post("/api/ask", json={"question": "My son passed out and his sugar is low"})
+    assert reply.status_code == 200 and reply.json()["kind"] == "emergency"
+
+
 def test_rate_limiter_window_slides():
     now = [0.0]
     limiter = RateLimiter(2, clock=lambda: now[0])

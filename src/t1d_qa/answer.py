@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from langchain_core.runnables import Runnable, RunnableLambda
@@ -17,7 +17,7 @@ from langchain_core.runnables import Runnable, RunnableLambda
 from . import replies, safety
 from .citations import Citation
 from .compose import Draft, get_composer
-from .config import Settings
+from .config import ConfigError, Settings
 from .corpus import chunk_corpus, load_corpus
 from .embeddings import load_embeddings
 from .followup import resolve
@@ -69,6 +69,7 @@ class Pipeline:
     """Loaded parts (model, index, retriever, composer) and the chain that uses them."""
 
     def __init__(self, settings: Settings, index: Index):
+        check_settings(settings)
         self.settings = settings
         self.index = index
         self.retriever = HybridRetriever(
@@ -104,9 +105,13 @@ class Pipeline:
         question = state["question"]
         resolved = resolve(question, state["history"]) if isinstance(question, str) else ""
         state["resolved"] = resolved
-        state["screen"] = safety.screen(question, self.settings.max_question_chars)
-        if state["screen"].kind == "ok" and resolved != question:  # the follow-up's topic counts
-            state["screen"] = safety.screen(resolved, self.settings.max_question_chars * 2)
+        first = state["screen"] = safety.screen(question, self.settings.max_question_chars)
+        if resolved != question and first.kind not in ("invalid", "emergency"):
+            # The follow-up's topic counts ("那现在2.5呢？" after a question about low glucose):
+            # the resolved question's screen is used when it is ok-to-answer or more severe.
+            again = safety.screen(resolved, self.settings.max_question_chars * 2)
+            if first.kind == "ok" or again.kind in ("emergency", "personal_advice"):
+                state["screen"] = replace(again, language=first.language)
         return state
 
     def _retrieve(self, state: dict) -> dict:
@@ -128,6 +133,8 @@ class Pipeline:
         if screen.kind == "out_of_scope_candidate" and not relevant:
             state["screen"] = safety.Screen("out_of_scope", "low_relevance", language=screen.language)
         if state["screen"].kind not in ("ok", "personal_advice", "out_of_scope_candidate") or not relevant:
+            return state
+        if state["screen"].rule == "individual_dose":  # any study figure could be read as a dose
             return state
         draft = self.composer.compose(state["resolved"], screen.language, passages, state["query_vector"])
         if not draft.empty and safety.needs_balance(draft.text):
@@ -170,9 +177,14 @@ def finish(state: dict, settings: Settings) -> Answer:
         parts.append(replies.text("contact", lang, contact=settings.clinic_contact))
     text = "\n\n".join(p for p in parts if p)
     problems = safety.violations(text)
-    if problems:  # last line of defence: never send it
+    if problems:  # last line of defence: never send it; keep the fixed safety texts
         log.error("blocked a reply (%s) to %r", ", ".join(problems), state["question"])
-        kind, citations, text = "no_answer", [], replies.text("no_answer", lang)
+        if kind not in ("emergency", "personal_advice"):
+            kind = "no_answer"
+            parts = [replies.text("no_answer", lang)] + ([replies.text(f"{topic}_warning", lang)] if topic else [])
+        else:
+            parts = [replies.text(kind, lang)]
+        citations, text = [], "\n\n".join(parts)
     return Answer(
         id=state.get("id"),
         question=state["question"] if isinstance(state["question"], str) else "",
@@ -187,6 +199,14 @@ def finish(state: dict, settings: Settings) -> Answer:
     )
 
 
+def check_settings(settings: Settings) -> None:
+    """The clinic's own texts go into every reply: they must pass the same claim check."""
+    for name in ("clinic_contact", "disclaimer_zh", "disclaimer_en", "emergency_number"):
+        problems = safety.violations(getattr(settings, name))
+        if problems:
+            raise ConfigError(f"T1D_QA_{name.upper()} contains a {problems[0]}; replies may not carry it")
+
+
 def error_answer(question: str, settings: Settings, language: str = "en", id: str | None = None) -> Answer:
     """The reply when something inside failed: still with disclaimer and label."""
     return Answer(
@@ -197,6 +217,4 @@ def error_answer(question: str, settings: Settings, language: str = "en", id: st
 
 
 def _with_latency(answer: Answer, started: float) -> Answer:
-    from dataclasses import replace
-
     return replace(answer, latency_ms=int((time.perf_counter() - started) * 1000))

@@ -72,15 +72,25 @@ PERSON_EN = (
 _SOMEONE_ZH = r"(我|他|她|孩子|儿子|女儿|丈夫|老公|妻子|老婆|妈|爸|家人|朋友|宝宝|老人|有人|同事)"
 _SOMEONE = re.compile(f"{_SOMEONE_ZH}|{PERSON_EN}")
 
-# A question about the condition or the research, not about someone now: a definition, a "why",
-# "what are the signs of", or the trial's participants. With no person in it, a danger word or a
-# low number ("试验中有多少受试者血糖低于2.8 mmol/L") does not make it an emergency, and a dose
-# word ("试验中参与者每天用多少单位胰岛素") does not make it a request for personal advice.
-_GENERAL = re.compile(
+# A question about the research or the condition, not about someone now. With no person in it,
+# a danger word or a low number in a question about a study ("试验中有多少受试者血糖低于2.8 mmol/L")
+# is not an emergency, and a dose word ("试验中参与者每天用多少单位胰岛素") is not a request for
+# personal advice. A definition or a "why" counts as general only when nothing says it is
+# happening now: no low reading, no "what do I do", no "一直/right now".
+_STUDY = re.compile(
+    r"(试验中|研究中|试验里|研究里|受试者|参与者|患者们|\btrials?\b|\bstud(y|ies)\b|\bparticipants?\b|\bpatients in\b)"
+)
+_DEFINITION = re.compile(
     r"(什么是|是什么|什么意思|指的是|定义|分级|分为|为什么|为何|什么原因|哪些|什么症状|有什么表现|"
-    r"试验中|研究中|试验里|研究里|受试者|参与者|患者们|"
     r"\bwhat (is|are|does|do|causes)\b|\bmeans?\b|\bdefin|\bclassif|\blevel [123]\b|\bwhy\b|"
-    r"\b(signs?|symptoms?) of\b|\btrials?\b|\bstud(y|ies)\b|\bparticipants?\b|\bpatients in\b)"
+    r"\b(signs?|symptoms?) of\b)"
+)
+_ACTION = re.compile(r"(怎么办|怎么处理|该怎么做|怎么救|救命|help\b|what (do|should|can) (i|we)\b|what to do)")
+_NOW = re.compile(r"(一直|正在|现在|刚才|刚刚|快要|right now|currently|\bkeeps?\b|won't stop|at the moment)")
+# One's own treatment, now: "my insulin", "today", a family member, halving.
+_PERSONAL_MARK = re.compile(
+    r"我的|今天|明天|现在|马上|这周|本周|这几天|自己|自行|减半|减到|我妈|我爸|孩子|儿子|女儿|老公|老婆|丈夫|妻子|"
+    r"\b(my|his|her|our|today|tonight|tomorrow|now|this week|half|son|daughter|husband|wife|mom|mum|dad|child)\b"
 )
 
 EMERGENCY_RULES = (
@@ -130,6 +140,8 @@ EMERGENCY_RULES = (
             PERSON_EN + r".{0,40}\b(breathing (very |really )?(fast|deep|deeply|heavily|hard)|"
             r"rapid breathing|deep breathing|can't catch (his|her|my) breath)",
             r"\b(fruity|nail[- ]polish|pear[- ]drops?|acetone)\b.{0,20}\b(breath|smell)",
+            PERSON_EN + r".{0,40}\b(drowsy|very sleepy|hard to wake)\b.{0,60}\b(sugar|glucose|ketones?)",
+            r"\b(high (blood )?(sugar|glucose)|ketones?)\b.{0,60}\b(drowsy|very sleepy|hard to wake)",
             r"\b(breath)\b.{0,30}\b(fruity|nail[- ]polish|pear[- ]drops?|acetone)",
         ),
     ),
@@ -234,6 +246,8 @@ PERSONAL_ADVICE_RULES = (
             + r"\b.{0,30}\b(today|tonight|tomorrow|now|right away|this week)",
             r"\b(can|could|should) (i|we)\b.{0,25}\b" + _STOP_EN + r"\b.{0,30}\b(today|tonight|tomorrow|now|right away)",
             r"\bcut (my|his|her) insulin\b",
+            # "should I stop tacrolimus?" asks for advice on one's own treatment, "my" or not
+            r"\bshould (i|we)\b.{0,20}\b" + _STOP_EN + r"\b.{0,25}\b" + _MEDICINE_EN,
             r"\b(should|can|could) (i|we)\b.{0,20}\b(stop|skip|quit) taking (my |the )?(insulin|immunosuppress\w*|"
             r"anti-?rejection|tacrolimus)",
         ),
@@ -295,10 +309,11 @@ IMMUNOSUPPRESSANT_CHANGE = Rule(
 PROMOTIONAL = Rule(
     "promotional_claim",
     "blocked",
-    zh=(r"(根治|保证治愈|包治|100%有效|百分之百|治愈率|彻底治愈|永久治愈|一次治愈|一劳永逸|无任何风险|没有任何风险|最好的医院|比其他医院)",),
+    zh=(r"(根治|保证治愈|包治|100%有效|百分之百|治愈率|彻底治愈|永久治愈|一次治愈|一劳永逸|无任何风险|没有任何风险|最好的医院|比其他医院|彻底摆脱针管|治好了|包好|百分百有效|100% ?有效)",),
     en=(
         r"\b(guarantee[sd]?|100% (effective|cure|success)|cure rate|permanent cure|cures? (type 1 )?diabetes|"
-        r"risk[- ]free|no risks?|better than other (hospitals|clinics)|best (hospital|clinic))\b",
+        r"risk[- ]free|no risks?|completely safe|100% safe|better than other (hospitals|clinics)|best (hospital|clinic)|"
+        r"(is|are|was|were|been|get|got) cured|100 ?% (effective|cure|success))\b",
     ),
 )
 # "功能性治愈/functional cure" may be reported only from a source that gives its limitation.
@@ -327,26 +342,27 @@ def screen(question: str, max_chars: int) -> Screen:
     """Classify a question before retrieval; rules, not a model, decide.
 
     Order matters: invalid, then emergency (an emergency inside a dose question is still an
-    emergency), then personal advice, then scope. Nothing in the question can skip a step.
+    emergency), then personal advice, then scope. Nothing in the question can skip a step. A
+    question over the length limit is still checked for an emergency before it is refused.
     """
     text = question if isinstance(question, str) else ""
     if not text.strip():
         return Screen("invalid", "empty", replies.text("invalid_empty", language_of(text)), language_of(text))
     language = language_of(text)
+    norm = normalize(text)
+    # A question about a study or the condition, with nobody in it, is never an emergency and
+    # never a request for a personal dose.
+    general = not _SOMEONE.search(norm) and bool(
+        _STUDY.search(norm)
+        or (_DEFINITION.search(norm) and not (_ACTION.search(norm) or _NOW.search(norm) or _has_low_value(norm)))
+    )
+    emergency = "" if general else emergency_rule(norm)
+    if emergency:
+        return Screen("emergency", emergency, language=language)
     if len(text) > max_chars:
         return Screen("invalid", "too_long", replies.text("invalid_too_long", language, limit=max_chars), language)
-    norm = normalize(text)
-    # A question about the condition or a study, with nobody in it, is never an emergency and
-    # never a request for a personal dose.
-    general = bool(_GENERAL.search(norm)) and not _SOMEONE.search(norm)
-    if not general:
-        for rule in EMERGENCY_RULES:
-            if rule.matches(norm):
-                return Screen("emergency", rule.name, language=language)
-        if _low_glucose_emergency(norm):
-            return Screen("emergency", "low_glucose_value", language=language)
     topic = change_topic(norm)
-    if not general:
+    if not general or _PERSONAL_MARK.search(norm):
         for rule in PERSONAL_ADVICE_RULES:
             if rule.name == "change_own_treatment" and topic == "insulin" and _outcome_question(norm):
                 continue
@@ -359,15 +375,23 @@ def screen(question: str, max_chars: int) -> Screen:
     return Screen("ok", language=language, topic=topic)
 
 
+def emergency_rule(norm: str) -> str:
+    """The name of the emergency rule the normalised text matches, or ""."""
+    for rule in EMERGENCY_RULES:
+        if rule.matches(norm):
+            return rule.name
+    if _low_glucose_emergency(norm):
+        return "low_glucose_value"
+    if _VOMITING.search(norm) and _has_high_value(norm):
+        return "diabetic_ketoacidosis_signs"
+    return ""
+
+
 # "我做了干细胞治疗以后能停用胰岛素吗？" / "Can I stop insulin after stem cell therapy?" ask what
 # the therapy makes possible: answered with the evidence and the insulin warning. "my insulin",
 # "today", "自己" make it a decision about one's own treatment now (personal_advice).
 _AFTER_THERAPY = re.compile(
     r"(干细胞|胰岛|移植|细胞|治疗)\S{0,6}(以后|之后|后)|\bafter (the |a |an )?(stem[- ]?cell|islet|cell|transplant|therap)"
-)
-_PERSONAL_MARK = re.compile(
-    r"我的|今天|明天|现在|马上|这周|本周|这几天|自己|自行|减半|减到|"
-    r"\b(my|his|her|our|today|tonight|tomorrow|now|this week|half)\b"
 )
 
 
@@ -408,13 +432,27 @@ def _glucose_values(norm: str) -> list[tuple[float, str]]:
     return list(found.values())
 
 
+_VOMITING = re.compile(r"(呕吐|吐了|一直吐|想吐|vomit\w*|throwing up|threw up|being sick)")
+# A decimal reading with no glucose word next to it ("I'm at 2.4 and shaking"): only with symptoms.
+_BARE_LOW = re.compile(r"(?<![\d.])([0-3]\.\d)(?![\d.])")
+HIGH_MMOL, HIGH_MGDL = 13.9, 250  # with vomiting: possible DKA (NHS: go to A&E with ketones and vomiting)
+
+
+def _has_low_value(norm: str) -> bool:
+    return any(v < (LOW_WITH_SYMPTOMS_MGDL if u == "mg" else LOW_WITH_SYMPTOMS_MMOL) for v, u in _glucose_values(norm))
+
+
+def _has_high_value(norm: str) -> bool:
+    return any(v >= (HIGH_MGDL if u == "mg" else HIGH_MMOL) for v, u in _glucose_values(norm))
+
+
 def _low_glucose_emergency(norm: str) -> bool:
     symptoms = bool(_HYPO_SYMPTOMS.search(norm))
     for value, unit in _glucose_values(norm):
         low, low_symptoms = (LOW_MGDL, LOW_WITH_SYMPTOMS_MGDL) if unit == "mg" else (LOW_MMOL, LOW_WITH_SYMPTOMS_MMOL)
         if value < low or (symptoms and value < low_symptoms):
             return True
-    return False
+    return symptoms and bool(_BARE_LOW.search(norm))
 
 
 # -- after composing
@@ -445,6 +483,7 @@ def violations(text: str) -> list[str]:
     found = []
     if PROMOTIONAL.matches(norm):
         found.append("promotional claim")
-    if re.search(r"(请|应|应该|可以)(停用|停掉|减少|减半)(你的|您的)?胰岛素|\byou (should|can) (stop|reduce|halve|skip) (your )?insulin", norm):
+    if re.search(r"(请|应|应该|可以)(停用|停掉|停|减少|减半|不打|不用)(你的|您的)?胰岛素|"
+                 r"\byou (should|can|could|may) (stop|reduce|halve|skip|quit|come off|cut) (taking )?(your )?insulin", norm):
         found.append("instruction to change insulin")
     return found

@@ -16,7 +16,7 @@ from starlette.concurrency import run_in_threadpool
 
 from .. import __version__
 from ..config import Settings
-from .chat import Chat, RateLimiter, language_of
+from .chat import Chat, RateLimiter, is_emergency, language_of
 from .feedback import VOTES, FeedbackStore
 
 MAX_HISTORY_ITEMS = 50
@@ -48,18 +48,26 @@ def client_key(request: Request) -> str:
 def build_router(chat: Chat, store: FeedbackStore, limiter: RateLimiter, settings: Settings) -> APIRouter:
     router = APIRouter()
 
-    def guard(request: Request) -> None:
-        check_origin(request, settings.allowed_origins)
+    def limit(request: Request) -> None:
         wait = limiter.check(client_key(request))
         if wait:
             raise ApiError(429, "rate_limited", f"Too many questions; try again in {wait} s. / 提问过于频繁，请 {wait} 秒后再试。",
                            headers={"Retry-After": str(wait)})
 
+    def guard(request: Request) -> None:
+        check_origin(request, settings.allowed_origins)
+        limit(request)
+
     @router.post("/api/ask")
     async def ask(request: Request) -> JSONResponse:
-        guard(request)
-        body = await read_json(request, settings.max_body_bytes)
-        question, history, qid = parse_ask(body)
+        check_origin(request, settings.allowed_origins)
+        try:
+            question, history, qid = parse_ask(await read_json(request, settings.max_body_bytes))
+        except ApiError:
+            limit(request)  # bad requests count against the limit too
+            raise
+        if not is_emergency(question, settings):  # someone in danger is never told to wait
+            limit(request)
         answer = (await run_in_threadpool(chat.ask, question, history, qid)).to_dict()
         if answer["kind"] == "invalid":
             raise ApiError(400, "invalid_question", answer["answer"], body=answer)

@@ -9,7 +9,9 @@ import threading
 import time
 from collections import deque
 
+from .. import safety
 from ..answer import Answer, Pipeline, error_answer
+from ..config import Settings
 
 log = logging.getLogger(__name__)
 MAX_HISTORY_MESSAGES = 6  # the recent turns a follow-up is resolved against
@@ -52,6 +54,11 @@ def content_text(content) -> str:
         parts = [p.get("text", "") for p in content if isinstance(p, dict) and p.get("type", "text") == "text"]
         return " ".join(p for p in parts if isinstance(p, str)).strip()
     return ""
+
+
+def is_emergency(question: str, settings: Settings) -> bool:
+    """Emergencies skip the rate limit: the screen is cheap and runs again inside the chain."""
+    return safety.screen(question, settings.max_question_chars).kind == "emergency"
 
 
 def language_of(text: str) -> str:

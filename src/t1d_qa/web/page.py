@@ -11,7 +11,7 @@ import gradio as gr
 from ..answer import Answer
 from ..config import Settings
 from ..replies import AI_LABEL
-from .chat import Chat, RateLimiter, language_of
+from .chat import Chat, RateLimiter, is_emergency, language_of
 from .feedback import FeedbackStore
 
 EXAMPLES = [
@@ -86,7 +86,8 @@ def build_page(chat: Chat, store: FeedbackStore, limiter: RateLimiter, settings:
             if not question:
                 yield messages, gr.skip(), turns_now, known, gr.skip(), gr.skip()
                 return
-            wait = limiter.check(getattr(getattr(request, "client", None), "host", None) or "page")
+            wait = 0 if is_emergency(question, settings) else limiter.check(
+                getattr(getattr(request, "client", None), "host", None) or "page")
             reply = busy_answer(question, wait, settings) if wait else chat.ask(question, history=turns_now)
             lang = reply.language
             for partial in stream(reply.answer):
