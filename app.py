@@ -1,7 +1,8 @@
-"""Build the web app from Settings and launch it: `python app.py` (same as `t1d-qa serve`)."""
+"""The chat page, JSON API and widget: `python app.py [--host H] [--port P]`, same as `t1d-qa serve`."""
 
-from t1d_qa.config import Settings
-from t1d_qa.web.server import serve
+import sys
+
+from t1d_qa.cli import main
 
 if __name__ == "__main__":
-    raise SystemExit(serve(Settings.from_env()))
+    raise SystemExit(main(["serve", *sys.argv[1:]]))
