@@ -136,10 +136,17 @@ def parse_front_matter(text: str, path: Path | str = "<text>") -> tuple[dict, st
 
 
 def language_of(text: str) -> str:
-    """'zh' when Chinese characters make up a real share of the letters, else 'en'."""
+    """'zh' when Chinese carries the text, else 'en'.
+
+    Chinese characters are weighed against English *words*, so product names do not turn a
+    Chinese question English ("zimislecel（VX-880）FDA批准了吗？"); Chinese end punctuation or a
+    question particle at the end also settles it.
+    """
     cjk = len(_CJK.findall(text))
-    latin = len(re.findall(r"[A-Za-z]", text))
-    return "zh" if cjk and cjk * 3 >= latin else "en"
+    if not cjk:
+        return "en"
+    words = len(re.findall(r"[A-Za-z]+", text))
+    return "zh" if cjk > words or re.search(r"[吗呢吧么？。！]\s*$", text) else "en"
 
 
 def split_sentences(text: str) -> list[str]:

@@ -22,9 +22,21 @@ DUPLICATE_COSINE = 0.93
 # A sentence this far below the best one is filler, not an answer.
 SCORE_MARGIN = 0.05
 NEW_SOURCE_BONUS = 0.015
-KIND_PRIOR = 0.04
+KIND_PRIOR = 0.06
+# What the question asks for -> the reference-card sections that answer it. "What did the trial
+# find?" is answered by its results section, which the embedding alone ranks below sentences that
+# merely repeat the trial's name ("The trial is sponsored by the manufacturer.").
+INTENTS = (
+    (re.compile(r"(find|found|result|outcome|work|effective|efficacy|success|效果|结果|发现|疗效|怎么样|成功|"
+                r"stop insulin|off insulin|insulin[- ]free|停用胰岛素|停胰岛素|不用胰岛素|不再需要胰岛素|摆脱胰岛素)", re.I),
+     re.compile(r"(results?|结果|what it means|意味着|对患者)", re.I)),
+    (re.compile(r"(risk|safe|side effect|danger|die|died|death|adverse|风险|安全|副作用|不良|死亡|危险)", re.I),
+     re.compile(r"(safety|limitations|安全性|局限)", re.I)),
+)
+INTENT_PRIOR = 0.03
+INTENT_SEARCH = 30  # reviewed chunks searched for a section of the kind asked for
 REVIEWED_EXTRA = 3  # reviewed passages added to the pool (see ExtractiveComposer._reviewed)
-REVIEWED_MARGIN = 0.03
+REVIEWED_MARGIN = 0.05
 CITATION_PENALTY = 0.03
 # Sections that are shown as sources but never read out as answers: the article's own
 # disclaimer, reference list and the notes about where it came from.
@@ -49,7 +61,7 @@ class ExtractiveComposer:
         self._limitation_vectors: dict[str, list[float]] = {}
 
     def compose(self, question: str, language: str, passages: list[Passage], query_vector) -> Draft:
-        passages = passages + self._reviewed(language, passages, query_vector)
+        passages = passages + self._reviewed(question, language, passages, query_vector)
         candidates = self._candidates(question, language, passages, np.asarray(query_vector, np.float32))
         if not candidates:
             return Draft("")
@@ -66,7 +78,7 @@ class ExtractiveComposer:
         text = ("" if language == "zh" else " ").join(parts)
         return Draft(text, with_quotes(numbering.citations, texts, used), tuple(pairs))
 
-    def _reviewed(self, language: str, passages: list[Passage], query_vector) -> list[Passage]:
+    def _reviewed(self, question: str, language: str, passages: list[Passage], query_vector) -> list[Passage]:
         """The closest passages of the project's own reviewed text (reference cards, safety sheet).
 
         A general question ("can stem cells cure type 1 diabetes?") lands on the commercial
@@ -77,10 +89,19 @@ class ExtractiveComposer:
             return []
         seen = {p.chunk_id for p in passages}
         floor = max(p.dense for p in passages) - REVIEWED_MARGIN
+        sections = _intent_sections(question)
         where = {"$and": [{"lang": language}, {"kind": {"$in": ["reference", "safety"]}}]}
-        hits = self.index.search(list(query_vector), REVIEWED_EXTRA, where=where)
-        return [Passage(h.chunk_id, h.text, h.metadata, h.similarity, 0.0, 0.0)
-                for h in hits if h.chunk_id not in seen and h.similarity >= floor]
+        hits = self.index.search(list(query_vector), INTENT_SEARCH if sections else REVIEWED_EXTRA, where=where)
+        close = [h for h in hits[:REVIEWED_EXTRA] if h.similarity >= floor]
+        # the best sections of the kind the question asks for, if the search found them
+        wanted = [h for h in hits if sections and sections.search(h.metadata.get("section", "").split(">")[-1])]
+        extra, out = close + wanted[:REVIEWED_EXTRA], []
+        low = min(p.score for p in passages)  # ranked as the last retrieved passage
+        for h in extra:
+            if h.chunk_id not in seen:
+                seen.add(h.chunk_id)
+                out.append(Passage(h.chunk_id, h.text, h.metadata, h.similarity, 0.0, low))
+        return out
 
     def balance(self, draft: Draft, language: str) -> Draft:
         """Add the best limitation sentence (same study first) to an answer that reports a success."""
@@ -128,6 +149,7 @@ class ExtractiveComposer:
         pool = same or passages  # cross-language fallback when nothing in the question's language
         vectors = self.index.sentence_vectors([p.chunk_id for p in pool])
         asks_citation = bool(CITATION_QUESTION.search(question))
+        sections = _intent_sections(question)
         out = []
         for rank, passage in enumerate(pool):
             for sentence, vec in vectors.get(passage.chunk_id, []):
@@ -137,9 +159,12 @@ class ExtractiveComposer:
                 if NOT_ANSWER_SECTIONS.search(passage.metadata.get("section", "")):
                     continue
                 similarity = float(vec @ q)
-                score = similarity + 0.04 * passage.score - 0.005 * rank + _prior(display, passage.metadata)
-                if not asks_citation and CITATION_SECTIONS.search(passage.metadata.get("section", "")):
+                score = similarity + 0.04 * passage.score - 0.005 * min(rank, 4) + _prior(display, passage.metadata)
+                section = passage.metadata.get("section", "")
+                if not asks_citation and CITATION_SECTIONS.search(section):
                     score -= CITATION_PENALTY
+                if sections and sections.search(section.split(">")[-1]):
+                    score += INTENT_PRIOR
                 out.append(_Candidate(display, sentence, passage, vec, similarity, score))
         out.sort(key=lambda c: c.score, reverse=True)
         return out
@@ -176,6 +201,14 @@ def _duplicate(a: _Candidate, b: _Candidate) -> bool:
     return bool(ga) and len(ga & gb) / len(ga) >= 0.8
 
 
+def _intent_sections(question: str) -> re.Pattern | None:
+    """The section pattern for what the question asks (results, risks), or None."""
+    matched = [sections for asks, sections in INTENTS if asks.search(question)]
+    if not matched:
+        return None
+    return matched[0] if len(matched) == 1 else re.compile("|".join(p.pattern for p in matched), re.I)
+
+
 def _prior(sentence: str, metadata: dict) -> float:
     """Prefer the project's own reviewed text (reference cards, safety sheet, editor's notes)
     over the commercial article's wording, which overstates some results."""
@@ -196,6 +229,8 @@ def _is_answer_sentence(text: str) -> bool:
         return False  # a question restated is not an answer
     if text.rstrip().endswith((":", "：")):
         return False  # a lead-in to a list says nothing alone
+    if re.match(r"(the (table|list) (below|above )?(shows|lists|gives)|下表|上表|表中|如下表)", text, re.I):
+        return False  # points at a table that the answer does not show
     if language_of(text) == "zh":
         return len(re.findall(r"[\u3400-\u9fff]", text)) >= 8
     return len(text.split()) >= 5

@@ -4,7 +4,6 @@ and a safe reply (with disclaimer and label) when something inside fails."""
 from __future__ import annotations
 
 import logging
-import re
 import threading
 import time
 from collections import deque
@@ -12,10 +11,10 @@ from collections import deque
 from .. import safety
 from ..answer import Answer, Pipeline, error_answer
 from ..config import Settings
+from ..corpus import language_of
 
 log = logging.getLogger(__name__)
 MAX_HISTORY_MESSAGES = 6  # the recent turns a follow-up is resolved against
-_CJK = re.compile(r"[\u3400-\u9fff]")
 
 
 class Chat:
@@ -59,10 +58,6 @@ def content_text(content) -> str:
 def is_emergency(question: str, settings: Settings) -> bool:
     """Emergencies skip the rate limit: the screen is cheap and runs again inside the chain."""
     return safety.screen(question, settings.max_question_chars).kind == "emergency"
-
-
-def language_of(text: str) -> str:
-    return "zh" if isinstance(text, str) and _CJK.search(text) else "en"
 
 
 class RateLimiter:
