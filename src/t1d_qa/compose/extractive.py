@@ -61,8 +61,9 @@ class ExtractiveComposer:
         self._limitation_vectors: dict[str, list[float]] = {}
 
     def compose(self, question: str, language: str, passages: list[Passage], query_vector) -> Draft:
-        passages = passages + self._reviewed(question, language, passages, query_vector)
-        candidates = self._candidates(question, language, passages, np.asarray(query_vector, np.float32))
+        sections = _intent_sections(question)
+        passages = passages + self._reviewed(sections, language, passages, query_vector)
+        candidates = self._candidates(question, sections, language, passages, np.asarray(query_vector, np.float32))
         if not candidates:
             return Draft("")
         chosen = _select(candidates, self.settings.max_answer_sentences)
@@ -78,7 +79,8 @@ class ExtractiveComposer:
         text = ("" if language == "zh" else " ").join(parts)
         return Draft(text, with_quotes(numbering.citations, texts, used), tuple(pairs))
 
-    def _reviewed(self, question: str, language: str, passages: list[Passage], query_vector) -> list[Passage]:
+    def _reviewed(self, sections: re.Pattern | None, language: str, passages: list[Passage],
+                  query_vector) -> list[Passage]:
         """The closest passages of the project's own reviewed text (reference cards, safety sheet).
 
         A general question ("can stem cells cure type 1 diabetes?") lands on the commercial
@@ -89,7 +91,6 @@ class ExtractiveComposer:
             return []
         seen = {p.chunk_id for p in passages}
         floor = max(p.dense for p in passages) - REVIEWED_MARGIN
-        sections = _intent_sections(question)
         where = {"$and": [{"lang": language}, {"kind": {"$in": ["reference", "safety"]}}]}
         hits = self.index.search(list(query_vector), INTENT_SEARCH if sections else REVIEWED_EXTRA, where=where)
         close = [h for h in hits[:REVIEWED_EXTRA] if h.similarity >= floor]
@@ -144,12 +145,12 @@ class ExtractiveComposer:
             self._limitation_vectors[language] = self.index.embeddings.embed_query(LIMITATION_QUERY[language])
         return self._limitation_vectors[language]
 
-    def _candidates(self, question: str, language: str, passages: list[Passage], q: np.ndarray) -> list[_Candidate]:
+    def _candidates(self, question: str, sections: re.Pattern | None, language: str, passages: list[Passage],
+                    q: np.ndarray) -> list[_Candidate]:
         same = [p for p in passages if p.lang == language]
         pool = same or passages  # cross-language fallback when nothing in the question's language
         vectors = self.index.sentence_vectors([p.chunk_id for p in pool])
         asks_citation = bool(CITATION_QUESTION.search(question))
-        sections = _intent_sections(question)
         out = []
         for rank, passage in enumerate(pool):
             for sentence, vec in vectors.get(passage.chunk_id, []):
@@ -201,12 +202,15 @@ def _duplicate(a: _Candidate, b: _Candidate) -> bool:
     return bool(ga) and len(ga & gb) / len(ga) >= 0.8
 
 
+_ALL_INTENT_SECTIONS = re.compile("|".join(sections.pattern for _, sections in INTENTS), re.I)
+
+
 def _intent_sections(question: str) -> re.Pattern | None:
     """The section pattern for what the question asks (results, risks), or None."""
     matched = [sections for asks, sections in INTENTS if asks.search(question)]
     if not matched:
         return None
-    return matched[0] if len(matched) == 1 else re.compile("|".join(p.pattern for p in matched), re.I)
+    return matched[0] if len(matched) == 1 else _ALL_INTENT_SECTIONS
 
 
 def _prior(sentence: str, metadata: dict) -> float:
