@@ -97,8 +97,9 @@ def test_a_new_embedding_model_rebuilds(mini, embeddings):
 
 
 def test_corrupt_index_names_the_fix(mini, embeddings):
-    mini.index_dir.mkdir(parents=True)
-    (mini.index_dir / "chroma.sqlite3").write_bytes(b"this is not a database" * 100)
+    _sync(mini, embeddings)
+    serving = Index(mini, embeddings).generation
+    (mini.index_dir / serving / "chroma.sqlite3").write_bytes(b"this is not a database" * 100)
     with pytest.raises(IndexUnavailable, match="--rebuild"):
         Index(mini, embeddings).count()
 

@@ -48,7 +48,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     p = sub.add_parser("index", help="build or update the Chroma index from the corpus")
-    p.add_argument("--rebuild", action="store_true", help="drop the index and embed everything again")
+    p.add_argument("--rebuild", action="store_true",
+                   help="embed everything again (beside the index in service, which stays until the new one is checked)")
     p.set_defaults(func=cmd_index)
 
     p = sub.add_parser("ask", help="answer one question, or a batch with --jsonl")
@@ -90,23 +91,23 @@ def cmd_serve(args, settings: Settings) -> int:
 
 
 def cmd_index(args, settings: Settings) -> int:
+    import signal
+
     from .corpus import chunk_corpus, load_corpus
     from .embeddings import load_embeddings
-    from .index import Index, IndexUnavailable, remove_local_index
+    from .index import Index
 
     chunks = chunk_corpus(load_corpus(settings.corpus_dir))  # a broken corpus stops here, index untouched
     embeddings = load_embeddings(settings)
-    if args.rebuild and not settings.chroma_url:
-        remove_local_index(settings)
-    try:
-        index = Index(settings, embeddings)
-    except IndexUnavailable:
-        raise
-    if args.rebuild:
-        index.reset()
-    report = index.sync(chunks, progress=sys.stderr.isatty())
-    print(report.describe())
+    signal.signal(signal.SIGTERM, _interrupt)  # a killed build says what it left in service
+    index = Index(settings, embeddings)
+    report = index.sync(chunks, progress=sys.stderr.isatty(), rebuild=args.rebuild)
+    print(f"{report.describe()}; generation {index.generation} in service")
     return 0
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
 
 
 def cmd_ask(args, settings: Settings) -> int:

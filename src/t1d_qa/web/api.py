@@ -83,8 +83,16 @@ def build_router(chat: Chat, store: FeedbackStore, limiter: RateLimiter, setting
         return {"ok": True, "id": row}
 
     @router.get("/api/health")
-    async def health() -> dict:
-        return {"status": "ok", "version": __version__}
+    async def health() -> JSONResponse:
+        """200 only when the index in service was counted and queried just now; else 503."""
+        try:
+            report = await run_in_threadpool(chat.pipeline.health)
+        except Exception as exc:  # the store is unreachable or broken
+            return JSONResponse({"status": "unavailable", "version": __version__, "store_reachable": False,
+                                 "error": {"code": "index_unavailable", "message": str(exc)[:300]}}, status_code=503)
+        ok = bool(report["chunks"]) and report["can_answer"]
+        body = {"status": "ok" if ok else "unavailable", "version": __version__, "store_reachable": True, **report}
+        return JSONResponse(body, status_code=200 if ok else 503)
 
     @router.get("/widget.js", include_in_schema=False)
     async def widget() -> Response:

@@ -8,7 +8,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import RedirectResponse
 
-from ..answer import Pipeline
+from ..answer import LivePipeline, Pipeline
 from ..config import Settings
 from . import api
 from .chat import Chat, RateLimiter
@@ -19,9 +19,12 @@ PAGE_PATH = "/chat"
 
 
 def create_app(settings: Settings, pipeline: Pipeline, store: FeedbackStore | None = None) -> FastAPI:
-    """The page, the API and the widget on one app, with the clinic's CORS policy on the parent."""
+    """The page, the API and the widget on one app, with the clinic's CORS policy on the parent.
+
+    The pipeline follows the index generation in service (`t1d-qa index` needs no restart)."""
     store = store or FeedbackStore(settings.feedback_db, settings.store_question_text)
-    chat, limiter = Chat(pipeline), RateLimiter(settings.rate_limit_per_minute)
+    live = pipeline if isinstance(pipeline, LivePipeline) else LivePipeline(pipeline)
+    chat, limiter = Chat(live), RateLimiter(settings.rate_limit_per_minute)
     # No /docs or /redoc: FastAPI's docs pages load their scripts from a CDN.
     app = FastAPI(title="t1d-qa", docs_url=None, redoc_url=None, openapi_url="/api/openapi.json")
     # Gradio adds its own (permissive) CORS only when the parent app has no CORSMiddleware.
