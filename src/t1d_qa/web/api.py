@@ -90,7 +90,7 @@ def build_router(chat: Chat, store: FeedbackStore, limiter: RateLimiter, setting
         except Exception as exc:  # the store is unreachable or broken
             return JSONResponse({"status": "unavailable", "version": __version__, "store_reachable": False,
                                  "error": {"code": "index_unavailable", "message": str(exc)[:300]}}, status_code=503)
-        ok = bool(report["chunks"]) and report["can_answer"]
+        ok = bool(report["chunks"]) and report["can_answer"] and report["store_generation"] is not None
         body = {"status": "ok" if ok else "unavailable", "version": __version__, "store_reachable": True, **report}
         return JSONResponse(body, status_code=200 if ok else 503)
 
