@@ -25,6 +25,7 @@ def client_for(pipeline, data_dir: Path, **overrides) -> TestClient:
     settings = make_settings(data_dir, **{"allowed_origins": (SITE,), **overrides})
     client = TestClient(create_app(settings, pipeline))
     client.store = FeedbackStore(settings.feedback_db)  # the same file the app writes
+    client.app_settings = settings
     return client
 
 
@@ -164,11 +165,13 @@ def test_health_page_and_widget_are_served(client):
 
 
 def test_feedback_api_stores_the_vote_without_ip_or_question(client):
-    reply = client.post("/api/feedback", json={"answer_id": "abc123", "vote": "down", "comment": "too short",
+    signed = client.post("/api/ask", json={"question": "干细胞治疗有哪些风险？"}).json()["answer_id"]
+    reply = client.post("/api/feedback", json={"answer_id": signed, "vote": "down", "comment": "too short",
                                                "question": "secret?"})
     assert reply.status_code == 201
     [row] = [r for r in client.store.rows() if r["id"] == reply.json()["id"]]
-    assert (row["answer_id"], row["vote"], row["comment"], row["question"]) == ("abc123", "down", "too short", None)
+    assert (row["answer_id"], row["vote"], row["comment"], row["question"]) == (
+        signed.rsplit("-", 1)[0], "down", "too short", None)
     assert "testclient" not in json.dumps(row)
     for bad in ({"answer_id": "abc", "vote": "meh"}, {"answer_id": "<script>", "vote": "up"}, {"vote": "up"}):
         assert client.post("/api/feedback", json=bad).status_code == 422
@@ -213,3 +216,119 @@ def test_serve_uses_settings_for_host_and_port(monkeypatch, settings, pipeline):
     assert (calls["host"], calls["port"], calls["workers"]) == ("127.0.0.1", 7860, 1)
     server.serve(settings, host="0.0.0.0", port=9001)
     assert (calls["host"], calls["port"]) == ("0.0.0.0", 9001)
+
+
+# -- hostile input: every door has the same limits, every error is JSON, headers everywhere
+
+
+def test_feedback_only_for_answers_this_service_gave(client):
+    signed = client.post("/api/ask", json={"question": "What is C-peptide?"}).json()["answer_id"]
+    forged = signed[:-1] + ("0" if signed[-1] != "0" else "1")
+    for answer_id in ("abc123", forged, signed.rsplit("-", 1)[0]):
+        reply = client.post("/api/feedback", json={"answer_id": answer_id, "vote": "up"})
+        assert reply.status_code == 422 and reply.json()["error"]["code"] == "unknown_answer"
+
+
+def test_feedback_store_failure_is_503_not_thanks(pipeline, tmp_path):
+    web = client_for(pipeline, tmp_path, rate_limit_per_minute=1000)
+    signed = web.post("/api/ask", json={"question": "What is C-peptide?"}).json()["answer_id"]
+    db = tmp_path / "feedback.sqlite3"
+    db.unlink()
+    db.mkdir()  # a path sqlite cannot open: what a read-only or vanished store looks like
+    reply = web.post("/api/feedback", json={"answer_id": signed, "vote": "up"})
+    assert reply.status_code == 503 and reply.json()["error"]["code"] == "feedback_unavailable"
+
+
+@pytest.mark.parametrize("body", [
+    b'{"question": "\\ud800"}', b'{"question": "hi", "id": "\\udc00"}',
+    b'{"question": "hi", "history": [{"role": "user", "content": "\\ud83d"}]}',
+    b"[" * 1000 + b"]" * 1000, b"[" * 100 + b"]" * 100, b"[" + b"1" * 4301 + b"]", b'{"question": ' + b"9" * 5000 + b"}",
+])
+def test_crafted_json_is_422_json_never_500(client, body):
+    for path in ("/api/ask", "/api/feedback"):
+        reply = client.post(path, content=body, headers={"Content-Type": "application/json"})
+        assert reply.status_code == 422, (path, reply.text[:200])
+        assert reply.json()["error"]["code"] == "malformed_json"
+
+
+def test_feedback_comment_with_lone_surrogate_is_refused(client):
+    signed = client.post("/api/ask", json={"question": "What is C-peptide?"}).json()["answer_id"]
+    body = b'{"answer_id": "' + signed.encode() + b'", "vote": "up", "comment": "\\ud83d"}'
+    reply = client.post("/api/feedback", content=body, headers={"Content-Type": "application/json"})
+    assert reply.status_code == 422
+
+
+def test_page_routes_are_capped_and_upload_is_closed(client):
+    upload = client.post("/chat/gradio_api/upload", files={"files": ("big.bin", b"x" * 4096)})
+    assert upload.status_code == 404 and upload.json()["error"]["code"] == "not_found"
+    huge = client.post("/chat/gradio_api/run/predict", content=b'{"data": ["' + b"x" * 2_000_000 + b'"]}',
+                       headers={"Content-Type": "application/json"})
+    assert huge.status_code == 413 and huge.json()["error"]["code"] == "body_too_large"
+    bad = client.post("/chat/gradio_api/queue/join", content=b'{"data": ["\\ud800"]}',
+                      headers={"Content-Type": "application/json"})
+    assert bad.status_code == 422 and bad.json()["error"]["code"] == "malformed_json"
+
+
+@pytest.mark.parametrize("path", ["/chat/", "/chat/config", "/widget.js", "/api/health", "/api/openapi.json", "/",
+                                  "/nowhere"])
+def test_security_headers_on_every_route(client, path):
+    reply = client.get(path, follow_redirects=False)
+    assert reply.headers["x-content-type-options"] == "nosniff"
+    assert reply.headers["referrer-policy"] == "strict-origin-when-cross-origin"
+    csp = reply.headers["content-security-policy"]
+    assert f"frame-ancestors 'self' {SITE}" in csp and "default-src 'self'" in csp
+    assert "'unsafe-inline'" not in csp.split("script-src")[1].split(";")[0]
+
+
+def test_page_inline_scripts_are_allowed_by_hash_only(client):
+    import base64
+    import hashlib
+    import re
+
+    reply = client.get("/chat/")
+    inline = re.findall(r"<script(?![^>]*\bsrc=)[^>]*>(.*?)</script>", reply.text, re.S)
+    assert inline
+    for script in inline:
+        digest = base64.b64encode(hashlib.sha256(script.encode()).digest()).decode()
+        assert f"'sha256-{digest}'" in reply.headers["content-security-policy"]
+
+
+def gradio(client, name: str, data: list, session: str = "s1", **extra):
+    reply = client.post(f"/chat/gradio_api/run/{name}", json={"data": data, "session_hash": session, **extra})
+    assert reply.status_code == 200, reply.text[:300]
+    return reply.json()["data"]
+
+
+def test_page_handlers_cap_the_question_like_the_api(client):
+    echoed = gradio(client, "take_question", ["x" * 100_000, [], []])
+    shown = echoed[1][-1]["content"][0]["text"]
+    assert shown == "x" * client.app_settings.max_body_bytes  # cut before the screen, at the API's body limit
+
+
+def page_handler(settings, pipeline, store, limiter, name: str):
+    """One of the page's own handler functions, as Gradio calls it."""
+    from t1d_qa.web.chat import Chat
+
+    page = page_mod.build_page(Chat(pipeline), store, limiter, settings)
+    return next(f.fn for f in page.fns.values() if f.name == name)
+
+
+def test_page_votes_are_rate_limited_and_never_thanked_when_not_saved(pipeline, tmp_path):
+    from types import SimpleNamespace
+
+    import gradio as gr
+
+    settings = make_settings(tmp_path, rate_limit_per_minute=3)
+    store = FeedbackStore(settings.feedback_db)
+    on_vote = page_handler(settings, pipeline, store, RateLimiter(3), "on_vote")
+    known = {0: {"answer_id": "a1", "language": "en", "question": "q"}}
+    request = SimpleNamespace(client=SimpleNamespace(host="198.18.0.9"))
+    like = gr.LikeData(None, {"index": 0, "value": "x", "liked": True})
+    results = [on_vote(known, like, request) for _ in range(5)]
+    assert len(store.rows()) == 3
+    assert [r[4]["value"] for r in results] == ["Thank you for your feedback."] * 3 + [page_mod.NOT_SAVED] * 2
+    broken = FeedbackStore(tmp_path / "b.sqlite3")
+    (tmp_path / "b.sqlite3").unlink()
+    (tmp_path / "b.sqlite3").mkdir()
+    on_vote = page_handler(settings, pipeline, broken, RateLimiter(3), "on_vote")
+    assert on_vote(known, like, request)[4]["value"] == page_mod.NOT_SAVED

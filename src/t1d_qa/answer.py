@@ -278,7 +278,7 @@ def finish(state: dict, settings: Settings) -> Answer:
     text = "\n\n".join(p for p in parts if p)
     problems = safety.violations(text)
     if problems:  # last line of defence: never send it; keep the fixed safety texts
-        log.error("blocked a reply (%s) to %r", ", ".join(problems), state["question"])
+        log.error("blocked a %s reply (%s); the question is not logged", kind, ", ".join(problems))
         if kind not in ("emergency", "personal_advice"):
             kind = "no_answer"
             parts = [replies.text("no_answer", lang)] + ([replies.text(f"{topic}_warning", lang)] if topic else [])

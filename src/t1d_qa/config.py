@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 
 class ConfigError(ValueError):
@@ -54,6 +56,17 @@ class Settings:
     allowed_origins: tuple[str, ...] = ()
     rate_limit_per_minute: int = 20
     max_body_bytes: int = 16_384
+    # The chat page posts its whole conversation with each question, so its cap is larger; the
+    # question itself is held to max_question_chars on both doors.
+    max_page_body_bytes: int = 1_048_576
+    client_timeout_s: float = 15.0  # a request body (and an idle keep-alive) must arrive within this
+    max_connections: int = 200  # beyond this many open connections uvicorn answers 503
+    # Proxies whose X-Forwarded-For is believed (IPs or CIDRs); empty: the peer address is the client.
+    trusted_proxies: tuple[str, ...] = ()
+    # Signs answer ids so feedback is taken only for answers this service gave. Empty: a random
+    # secret kept in data_dir (shared by the workers of one host); set it for several hosts.
+    answer_secret: str = ""
+    feedback_url: str = ""  # empty: SQLite in data_dir; postgresql://user:pass@host/db for several hosts
     store_question_text: bool = False
     log_level: str = "WARNING"
 
@@ -99,6 +112,47 @@ class Settings:
             raise ConfigError("T1D_QA_COLLECTION needs at least 3 characters (a Chroma rule)")
         if not self.emergency_number.strip():
             raise ConfigError("T1D_QA_EMERGENCY_NUMBER can never be empty")
+        if not 0 <= self.min_relevance <= 1:
+            raise ConfigError("T1D_QA_MIN_RELEVANCE must be between 0 and 1")
+        for name in ("max_answer_sentences", "max_body_bytes", "max_page_body_bytes", "max_connections"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"T1D_QA_{name.upper()} must be a positive number")
+        if self.max_body_bytes < 1024 or self.max_page_body_bytes < self.max_body_bytes:
+            raise ConfigError("T1D_QA_MAX_BODY_BYTES must be at least 1024 and at most T1D_QA_MAX_PAGE_BODY_BYTES")
+        if self.rate_limit_per_minute < 0:
+            raise ConfigError("T1D_QA_RATE_LIMIT_PER_MINUTE must be 0 (off) or positive")
+        if not 0 < self.client_timeout_s <= 600:
+            raise ConfigError("T1D_QA_CLIENT_TIMEOUT_S must be between 0 and 600 seconds")
+        if not 1 <= self.port <= 65535:
+            raise ConfigError(f"T1D_QA_PORT={self.port} is not a port (1-65535)")
+        for origin in self.allowed_origins:
+            check_origin(origin)
+        for proxy in self.trusted_proxies:
+            try:
+                ipaddress.ip_network(proxy, strict=False)
+            except ValueError as exc:
+                raise ConfigError(f"T1D_QA_TRUSTED_PROXIES: {proxy!r} is not an IP address or network") from exc
+        if self.chroma_url and urlsplit(self.chroma_url).scheme not in ("http", "https"):
+            raise ConfigError(f"T1D_QA_CHROMA_URL={self.chroma_url!r} must look like http://host:8000")
+        if self.feedback_url and urlsplit(self.feedback_url).scheme not in ("postgresql", "postgres"):
+            raise ConfigError("T1D_QA_FEEDBACK_URL must be empty (SQLite) or postgresql://user:password@host/db")
+        if self.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+            raise ConfigError(f"T1D_QA_LOG_LEVEL={self.log_level!r}; use DEBUG, INFO, WARNING or ERROR")
+
+
+def check_origin(origin: str) -> None:
+    """An origin is scheme://host[:port], exactly as a browser sends it: no path, no slash."""
+    if origin == "*":
+        return
+    parts = urlsplit(origin)
+    try:
+        port_ok = parts.port is None or 1 <= parts.port <= 65535
+    except ValueError:
+        port_ok = False
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.path or parts.query \
+            or parts.fragment or parts.username or not port_ok or origin != origin.strip():
+        raise ConfigError(f"T1D_QA_ALLOWED_ORIGINS: {origin!r} is not an origin like https://clinic.example "
+                          "(scheme://host[:port], no path or trailing slash)")
 
 
 def _env_names(fields) -> list[str]:

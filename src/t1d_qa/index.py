@@ -21,7 +21,7 @@ import logging
 import os
 import shutil
 import time
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
@@ -176,10 +176,8 @@ class Generations:
     def drop(self, generation: str) -> None:
         if self.server:
             for name in self.collections(generation):
-                try:
+                with suppress(Exception):  # already gone
                     self._client.delete_collection(name)
-                except Exception:  # already gone
-                    pass
             return
         _release_embedded(self.settings.index_dir / generation)
         shutil.rmtree(self.settings.index_dir / generation, ignore_errors=True)
@@ -206,10 +204,8 @@ def _release_embedded(path: Path) -> None:
     system = SharedSystemClient._identifier_to_system.pop(str(path), None)
     SharedSystemClient._identifier_to_refcount.pop(str(path), None)
     if system is not None:
-        try:
+        with suppress(Exception):  # best effort on a folder we are deleting
             system.stop()
-        except Exception:  # noqa: S110 - best effort on a folder we are deleting
-            pass
 
 
 def _remove_legacy(root: Path) -> None:

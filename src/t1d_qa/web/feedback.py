@@ -1,9 +1,15 @@
-"""Thumbs up/down on answers, kept in a local SQLite file (never an IP address)."""
+"""Thumbs up/down on answers, kept in a local SQLite file (never an IP address); answer ids signed
+so that votes are taken only for answers this service gave."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import os
+import secrets
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -24,6 +30,51 @@ CREATE TABLE IF NOT EXISTS feedback (
     created_at TEXT NOT NULL  -- UTC, ISO 8601
 )
 """
+
+
+class FeedbackUnavailable(RuntimeError):
+    """The vote could not be stored (read-only, disk full, database down); the caller says so."""
+
+
+class AnswerSigner:
+    """answer_id -> answer_id-<mac>: a vote names an answer this service (with this secret) gave."""
+
+    def __init__(self, secret: bytes):
+        self.secret = secret
+
+    @classmethod
+    def for_settings(cls, settings) -> AnswerSigner:
+        if settings.answer_secret:
+            return cls(settings.answer_secret.encode())
+        return cls(_local_secret(Path(settings.data_dir) / "answer-secret"))
+
+    def sign(self, answer_id: str) -> str:
+        return f"{answer_id}-{self._mac(answer_id)}"
+
+    def verify(self, signed: str) -> str | None:
+        """The answer id inside a signed one, or None when it was not issued here."""
+        answer_id, _, mac = signed.rpartition("-")
+        return answer_id if answer_id and hmac.compare_digest(mac, self._mac(answer_id)) else None
+
+    def _mac(self, answer_id: str) -> str:
+        return hmac.new(self.secret, answer_id.encode(), hashlib.sha256).hexdigest()[:20]
+
+
+def _local_secret(path: Path) -> bytes:
+    """One random secret per data folder, created by whichever worker starts first (mode 0600)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_hex(32))
+    except FileExistsError:
+        pass
+    for _ in range(50):  # another worker may be writing it this instant
+        secret = path.read_text().strip()
+        if secret:
+            return secret.encode()
+        time.sleep(0.02)
+    raise RuntimeError(f"the answer secret {path} is empty; delete it and start again")
 
 
 class FeedbackStore:
@@ -54,6 +105,10 @@ class FeedbackStore:
         with self._lock, self._connect() as db:
             db.execute("UPDATE feedback SET comment = ? WHERE id = ?", (_clip(comment), row_id))
 
+    def ping(self) -> None:
+        with self._connect() as db:
+            db.execute("SELECT 1")
+
     def rows(self) -> list[dict]:
         with self._connect() as db:
             db.row_factory = sqlite3.Row
@@ -61,14 +116,17 @@ class FeedbackStore:
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
-        db = sqlite3.connect(self.path, timeout=10)
         try:
-            with db:  # commits, or rolls back on error
-                yield db
-        finally:
-            db.close()
+            db = sqlite3.connect(self.path, timeout=10)
+            try:
+                with db:  # commits, or rolls back on error
+                    yield db
+            finally:
+                db.close()
+        except (sqlite3.Error, OSError) as exc:
+            raise FeedbackUnavailable(f"the feedback store {self.path} cannot be written ({exc})") from exc
 
 
 def _clip(comment: str | None) -> str | None:
-    comment = (comment or "").strip()
-    return comment[:MAX_COMMENT_CHARS] or None
+    comment = (comment or "").strip()[:MAX_COMMENT_CHARS]
+    return comment.encode("utf-8", "replace").decode("utf-8") or None  # no lone surrogates reach the store

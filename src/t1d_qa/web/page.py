@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import html
 import re
 import time
@@ -12,7 +13,9 @@ from ..answer import Answer
 from ..config import Settings
 from ..replies import AI_LABEL
 from .chat import Chat, RateLimiter, is_emergency, language_of
-from .feedback import FeedbackStore
+from .feedback import FeedbackStore, FeedbackUnavailable
+
+NOT_SAVED = "反馈未能保存，请稍后再试。 / Your feedback could not be saved; please try later."
 
 EXAMPLES = [
     "干细胞能治愈1型糖尿病吗？",
@@ -77,7 +80,7 @@ def build_page(chat: Chat, store: FeedbackStore, limiter: RateLimiter, settings:
         vote_row = gr.State(None)
 
         def take_question(question: str, messages: list, turns_now: list):
-            question = (question or "").strip()
+            question = (question if isinstance(question, str) else "")[: settings.max_body_bytes].strip()  # the API's cap
             if not question:
                 return "", messages, "", turns_now
             return "", [*messages, {"role": "user", "content": md_escape(question)}], question, turns_now
@@ -113,21 +116,29 @@ def build_page(chat: Chat, store: FeedbackStore, limiter: RateLimiter, settings:
             take_question, [box, chatbot, turns], [box, chatbot, pending, turns], queue=False).then(
             respond, [pending, chatbot, turns, answers], [chatbot, notice, turns, answers, box, send])
 
-        def on_vote(known: dict, data: gr.LikeData):
+        def on_vote(known: dict, data: gr.LikeData, request: gr.Request):
             meta = known.get(data.index) or known.get(str(data.index))
             if not meta or data.liked not in (True, False):
                 return None, gr.update(visible=False), gr.skip(), gr.skip(), gr.update(visible=False)
-            row = store.record(meta["answer_id"], "up" if data.liked else "down", question=meta["question"],
-                               language=meta["language"], channel="page")
             ui = UI[meta["language"]]
+            wait = limiter.check(getattr(getattr(request, "client", None), "host", None) or "page")
+            try:
+                row = None if wait else store.record(meta["answer_id"], "up" if data.liked else "down",
+                                                     question=meta["question"], language=meta["language"], channel="page")
+            except FeedbackUnavailable:
+                row = None
+            if row is None:  # limited or not stored: say so, never "thank you"
+                return None, gr.update(visible=False), gr.skip(), gr.skip(), gr.update(value=NOT_SAVED, visible=True)
             return (row, gr.update(visible=True), gr.update(label=ui["comment"], value=""),
                     gr.update(value=ui["comment_send"]), gr.update(value=ui["thanks"], visible=True))
 
         chatbot.like(on_vote, [answers], [vote_row, comment_row, comment, comment_send, thanks], queue=False)
 
-        def on_comment(row, text: str):
-            if row is not None and (text or "").strip():
-                store.add_comment(row, text)
+        def on_comment(row, text: str, request: gr.Request):
+            client = getattr(getattr(request, "client", None), "host", None) or "page"
+            if row is not None and isinstance(text, str) and text.strip() and not limiter.check(client):
+                with contextlib.suppress(FeedbackUnavailable):
+                    store.add_comment(row, text)
             return None, gr.update(visible=False), gr.update(value="")
 
         comment_send.click(on_comment, [vote_row, comment], [vote_row, comment_row, comment], queue=False)

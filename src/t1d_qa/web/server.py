@@ -12,7 +12,8 @@ from ..answer import LivePipeline, Pipeline
 from ..config import Settings
 from . import api
 from .chat import Chat, RateLimiter
-from .feedback import FeedbackStore
+from .feedback import AnswerSigner, FeedbackStore
+from .guard import Guard
 from .page import CSS, build_page, theme
 
 PAGE_PATH = "/chat"
@@ -31,12 +32,13 @@ def create_app(settings: Settings, pipeline: Pipeline, store: FeedbackStore | No
     app.add_middleware(CORSMiddleware, allow_origins=list(settings.allowed_origins), allow_credentials=False,
                        allow_methods=["GET", "POST"], allow_headers=["Content-Type"], max_age=600)
     api.install_error_handler(app)
-    app.include_router(api.build_router(chat, store, limiter, settings))
+    app.include_router(api.build_router(chat, store, limiter, settings, AnswerSigner.for_settings(settings)))
     app.add_api_route("/", lambda: RedirectResponse("chat/"), include_in_schema=False)  # relative: works under a root path
     page = build_page(chat, store, limiter, settings)
     # Under a proxy sub-path Gradio reads its public prefix from GRADIO_ROOT_PATH (e.g. /qa/chat).
     gr.mount_gradio_app(app, page, path=PAGE_PATH, footer_links=[], run_history=False, ssr_mode=False,
-                        theme=theme(), css=CSS)
+                        theme=theme(), css=CSS, max_file_size=1)
+    app.add_middleware(Guard, settings=settings, page_path=PAGE_PATH)  # outermost: sees every route
     return app
 
 
@@ -46,8 +48,15 @@ def serve(settings: Settings, host: str | None = None, port: int | None = None) 
     pipeline = Pipeline.load(settings, announce=print)
     app = create_app(settings, pipeline)
     print(f"t1d-qa: chat page http://{host}:{port}{PAGE_PATH}/ · API /api/ask · widget /widget.js", flush=True)
-    # proxy_headers: uvicorn takes the client address from X-Forwarded-For only when the peer is
-    # listed in FORWARDED_ALLOW_IPS (default 127.0.0.1), so the rate limit keys on the real client.
-    uvicorn.run(app, host=host, port=port, workers=1, proxy_headers=True,
-                log_level=settings.log_level.lower(), server_header=False)
+    # X-Forwarded-For is believed only from T1D_QA_TRUSTED_PROXIES (none by default), so the rate
+    # limit keys on the real client and nobody can pick their own key.
+    uvicorn.run(app, host=host, port=port, workers=1, **uvicorn_options(settings))
     return 0
+
+
+def uvicorn_options(settings: Settings) -> dict:
+    return {"proxy_headers": bool(settings.trusted_proxies),
+            "forwarded_allow_ips": ",".join(settings.trusted_proxies) or "",
+            "timeout_keep_alive": max(1, int(settings.client_timeout_s)),
+            "limit_concurrency": settings.max_connections,
+            "log_level": settings.log_level.lower(), "server_header": False}
