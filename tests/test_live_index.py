@@ -68,8 +68,8 @@ def start_server(env, port: int, *args: str) -> subprocess.Popen:
     raise AssertionError("the server did not become healthy")
 
 
-def cited(base: str, question: str) -> tuple[int, str, set[str]]:
-    reply = httpx.post(f"{base}/api/ask", json={"question": question}, timeout=60)
+def cited(base: str, question: str, headers: dict | None = None) -> tuple[int, str, set[str]]:
+    reply = httpx.post(f"{base}/api/ask", json={"question": question}, headers=headers, timeout=60)
     body = reply.json()
     return reply.status_code, body.get("kind", ""), {c["doc_id"] for c in body.get("citations", [])}
 
@@ -77,8 +77,8 @@ def cited(base: str, question: str) -> tuple[int, str, set[str]]:
 class Stream:
     """Clients asking known questions in a loop; every reply is recorded as right or wrong."""
 
-    def __init__(self, base: str, clients: int = 2, pause: float = 0.05):
-        self.base, self.right, self.wrong, self.pause = base, 0, [], pause
+    def __init__(self, base: str, clients: int = 2, pause: float = 0.05, headers=lambda n: None):
+        self.base, self.right, self.wrong, self.pause, self.headers = base, 0, [], pause, headers
         self._stop = threading.Event()
         self._threads = [threading.Thread(target=self._run, args=(i,), daemon=True) for i in range(clients)]
 
@@ -88,7 +88,7 @@ class Stream:
             question, doc = KNOWN[n % len(KNOWN)]
             n += 1
             try:
-                status, kind, docs = cited(self.base, question)
+                status, kind, docs = cited(self.base, question, self.headers(n))
             except httpx.HTTPError as exc:
                 self.wrong.append((question, repr(exc)))
                 continue

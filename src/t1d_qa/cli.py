@@ -74,6 +74,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("serve", help="serve the chat page, the JSON API and the website widget")
     p.add_argument("--host", help="interface to bind (default: T1D_QA_HOST or 127.0.0.1)")
     p.add_argument("--port", type=int, help="port (default: T1D_QA_PORT or 7860)")
+    p.add_argument("--workers", type=int,
+                   help="server processes (default: T1D_QA_WORKERS or 1); more than 1 needs T1D_QA_CHROMA_URL")
     p.set_defaults(func=cmd_serve)
     return parser
 
@@ -87,7 +89,11 @@ def cmd_eval(args, settings: Settings) -> int:
 def cmd_serve(args, settings: Settings) -> int:
     from .web.server import serve
 
-    return serve(settings, host=args.host, port=args.port)
+    if args.workers is not None and args.workers < 1:
+        raise ConfigError("--workers must be at least 1")
+    if args.port is not None and not 1 <= args.port <= 65535:
+        raise ConfigError(f"--port {args.port} is not a port (1-65535)")
+    return serve(settings, host=args.host, port=args.port, workers=args.workers)
 
 
 def cmd_index(args, settings: Settings) -> int:

@@ -61,6 +61,7 @@ class Settings:
     max_page_body_bytes: int = 1_048_576
     client_timeout_s: float = 15.0  # a request body (and an idle keep-alive) must arrive within this
     max_connections: int = 200  # beyond this many open connections uvicorn answers 503
+    workers: int = 1  # server processes; more than 1 needs a Chroma server (T1D_QA_CHROMA_URL)
     # Proxies whose X-Forwarded-For is believed (IPs or CIDRs); empty: the peer address is the client.
     trusted_proxies: tuple[str, ...] = ()
     # Signs answer ids so feedback is taken only for answers this service gave. Empty: a random
@@ -114,7 +115,7 @@ class Settings:
             raise ConfigError("T1D_QA_EMERGENCY_NUMBER can never be empty")
         if not 0 <= self.min_relevance <= 1:
             raise ConfigError("T1D_QA_MIN_RELEVANCE must be between 0 and 1")
-        for name in ("max_answer_sentences", "max_body_bytes", "max_page_body_bytes", "max_connections"):
+        for name in ("max_answer_sentences", "max_body_bytes", "max_page_body_bytes", "max_connections", "workers"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"T1D_QA_{name.upper()} must be a positive number")
         if self.max_body_bytes < 1024 or self.max_page_body_bytes < self.max_body_bytes:

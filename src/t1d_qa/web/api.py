@@ -7,6 +7,7 @@ not allowed, 429 rate limited (with Retry-After), 503 feedback store or index un
 
 from __future__ import annotations
 
+import os
 import re
 from importlib.resources import files
 
@@ -101,7 +102,8 @@ def build_router(chat: Chat, store: FeedbackStore, limiter: RateLimiter, setting
             return JSONResponse({"status": "unavailable", "version": __version__, "store_reachable": False,
                                  "error": {"code": "index_unavailable", "message": str(exc)[:300]}}, status_code=503)
         ok = bool(report["chunks"]) and report["can_answer"] and report["store_generation"] is not None
-        body = {"status": "ok" if ok else "unavailable", "version": __version__, "store_reachable": True, **report}
+        body = {"status": "ok" if ok else "unavailable", "version": __version__, "store_reachable": True,
+                "worker_pid": os.getpid(), **report}
         return JSONResponse(body, status_code=200 if ok else 503)
 
     @router.get("/widget.js", include_in_schema=False)

@@ -93,7 +93,7 @@ class FeedbackStore:
         """Store one vote and return its row id."""
         if vote not in VOTES:
             raise ValueError(f"vote must be one of {VOTES}, not {vote!r}")
-        row = (answer_id, vote, _clip(comment), question if self.store_question_text else None,
+        row = (answer_id, vote, _clip(comment), _clip(question, 100_000) if self.store_question_text else None,
                language, channel, datetime.now(UTC).isoformat(timespec="seconds"))
         with self._lock, self._connect() as db:
             cur = db.execute(
@@ -127,6 +127,62 @@ class FeedbackStore:
             raise FeedbackUnavailable(f"the feedback store {self.path} cannot be written ({exc})") from exc
 
 
-def _clip(comment: str | None) -> str | None:
-    comment = (comment or "").strip()[:MAX_COMMENT_CHARS]
-    return comment.encode("utf-8", "replace").decode("utf-8") or None  # no lone surrogates reach the store
+def _clip(comment: str | None, limit: int = MAX_COMMENT_CHARS) -> str | None:
+    """Trimmed, cut to the limit, and storable anywhere: no lone surrogates, no NUL (PostgreSQL refuses it)."""
+    comment = (comment or "").strip()[:limit].replace("\x00", "")
+    return comment.encode("utf-8", "replace").decode("utf-8") or None
+
+
+PG_SCHEMA = SCHEMA.replace("id INTEGER PRIMARY KEY AUTOINCREMENT", "id BIGSERIAL PRIMARY KEY")
+
+
+class PostgresFeedbackStore(FeedbackStore):
+    """The same table in a shared PostgreSQL (T1D_QA_FEEDBACK_URL), for several workers or hosts."""
+
+    def __init__(self, url: str, store_question_text: bool = False):
+        try:
+            import psycopg
+        except ImportError as exc:
+            raise RuntimeError('T1D_QA_FEEDBACK_URL needs psycopg: pip install "t1d-qa[postgres]"') from exc
+        self._psycopg, self.url, self.path = psycopg, url, url.split("@")[-1]  # path: where, without the password
+        self.store_question_text = store_question_text
+        self._lock = threading.Lock()
+        with self._connect() as db:
+            db.execute(PG_SCHEMA)
+
+    def record(self, answer_id: str, vote: str, comment: str | None = None, question: str | None = None,
+               language: str | None = None, channel: str = "page") -> int:
+        if vote not in VOTES:
+            raise ValueError(f"vote must be one of {VOTES}, not {vote!r}")
+        row = (answer_id, vote, _clip(comment), _clip(question, 100_000) if self.store_question_text else None,
+               language, channel, datetime.now(UTC).isoformat(timespec="seconds"))
+        with self._connect() as db:
+            cur = db.execute(
+                "INSERT INTO feedback (answer_id, vote, comment, question, language, channel, created_at)"
+                " VALUES (%s, %s, %s, %s, %s, %s, %s) RETURNING id", row)
+            return int(cur.fetchone()[0])
+
+    def add_comment(self, row_id: int, comment: str) -> None:
+        with self._connect() as db:
+            db.execute("UPDATE feedback SET comment = %s WHERE id = %s", (_clip(comment), row_id))
+
+    def rows(self) -> list[dict]:
+        with self._connect() as db:
+            cur = db.execute("SELECT * FROM feedback ORDER BY id")
+            names = [c.name for c in cur.description]
+            return [dict(zip(names, r)) for r in cur.fetchall()]
+
+    @contextmanager
+    def _connect(self):
+        try:
+            with self._psycopg.connect(self.url, connect_timeout=5) as db:  # commits, or rolls back on error
+                yield db
+        except (self._psycopg.Error, OSError) as exc:
+            raise FeedbackUnavailable(f"the feedback database at {self.path} cannot be written ({exc})") from exc
+
+
+def open_store(settings) -> FeedbackStore:
+    """SQLite in the data folder by default; PostgreSQL when T1D_QA_FEEDBACK_URL is set."""
+    if settings.feedback_url:
+        return PostgresFeedbackStore(settings.feedback_url, settings.store_question_text)
+    return FeedbackStore(settings.feedback_db, settings.store_question_text)
