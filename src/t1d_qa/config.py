@@ -36,6 +36,8 @@ class Settings:
     # Below this dense cosine for the best passage the question is treated as not covered.
     min_relevance: float = 0.80
     max_answer_sentences: int = 4
+    # `t1d-qa index` warns about time-sensitive corpus sections dated as of longer ago than this (0 = off).
+    stale_after_days: int = 180
     max_question_chars: int = 2000
     emergency_number: str = "120"
     clinic_contact: str = ""
@@ -97,6 +99,8 @@ class Settings:
             raise ConfigError("T1D_QA_MAX_QUESTION_CHARS must be at least 10")
         if len(self.collection) < 3:
             raise ConfigError("T1D_QA_COLLECTION needs at least 3 characters (a Chroma rule)")
+        if self.stale_after_days < 0:
+            raise ConfigError("T1D_QA_STALE_AFTER_DAYS must be 0 (off) or a number of days")
         if not self.emergency_number.strip():
             raise ConfigError("T1D_QA_EMERGENCY_NUMBER can never be empty")
 
