@@ -95,10 +95,12 @@ def cmd_index(args, settings: Settings) -> int:
     from .corpus import chunk_corpus, load_corpus, stale_claims
     from .embeddings import load_embeddings
     from .index import Index, IndexUnavailable, remove_local_index
+    from .library import load_library
 
     docs = load_corpus(settings.corpus_dir)  # a broken corpus stops here, index untouched
     for warning in stale_claims(docs, date.today(), settings.stale_after_days):
         print(f"t1d-qa: warning: {warning}", file=sys.stderr)
+    library = load_library(settings.corpus_dir, docs)  # a broken answer library stops here too
     chunks = chunk_corpus(docs)
     embeddings = load_embeddings(settings)
     if args.rebuild and not settings.chroma_url:
@@ -111,6 +113,7 @@ def cmd_index(args, settings: Settings) -> int:
         index.reset()
     report = index.sync(chunks, progress=sys.stderr.isatty())
     print(report.describe())
+    print(f"answer library verified: {len(library)} reviewed entries")
     return 0
 
 
