@@ -151,3 +151,12 @@ def test_unclean_finds_what_a_patient_should_not_read():
     assert library.unclean("See https://example.org for more.")
     assert library.unclean("编者注：原文如此。")
     assert library.numbers_in("１２ people, 7.8 mmol/L, 1,000 cells, 83%") == {"12", "7.8", "1000", "83"}
+
+
+def test_a_cite_phrase_beats_scattered_words():
+    """'trial: immunosuppression' is one heading as a phrase, though both words occur in another."""
+    docs = {d.id: d for d in library.load_corpus(CORPUS)}
+    _, heading, text = library.resolve_cite("reichman2025-en § trial: immunosuppression", docs)
+    assert heading.lower().endswith("trial: immunosuppression") and text.strip()
+    with pytest.raises(ValueError, match="exactly one"):
+        library.resolve_cite("reichman2025-en § immunosuppression", docs)

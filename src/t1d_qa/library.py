@@ -149,8 +149,12 @@ def resolve_cite(cite: str, docs: dict[str, Document]) -> tuple[Document, str, s
     doc = docs.get(doc_id)
     if doc is None:
         raise ValueError(f"cite {cite!r}: no corpus document has id {doc_id!r}")
-    want = _fold(words)
-    matches = [(h, t) for h, t in h2_sections(doc) if _heading_matches(want, _fold(h))]
+    want, found = _fold(words), h2_sections(doc)
+    # the whole heading, else the words as one phrase, else all the words anywhere in it
+    for test in (str.__eq__, str.__contains__, lambda h, w: all(x in h for x in w.split(" "))):
+        matches = [(h, t) for h, t in found if test(_fold(h), want)]
+        if matches:
+            break
     if len(matches) != 1:
         found = "no" if not matches else f"{len(matches)} ({'; '.join(h for h, _ in matches)})"
         raise ValueError(f"cite {cite!r}: {found} `##` headings of {doc_id} contain {words!r}; it must be exactly one")
@@ -159,10 +163,6 @@ def resolve_cite(cite: str, docs: dict[str, Document]) -> tuple[Document, str, s
 
 def _fold(text: str) -> str:
     return re.sub(r"\s+", " ", unicodedata.normalize("NFKC", text).lower()).strip()
-
-
-def _heading_matches(words: str, heading: str) -> bool:
-    return words in heading or all(w in heading for w in words.split(" "))
 
 
 # -- loading and validation
