@@ -13,9 +13,12 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-from . import replies
+from opencc import OpenCC
+
+from . import replies, situation
 from .corpus import language_of
 
+_OPENCC = OpenCC("t2s")
 # Traditional -> simplified for the characters that the rules and topic words use.
 _T2S = str.maketrans("島劑藥單減該應麼們嗎這沒會識嘔爛蘋暈幹細臨試驗險發頭塗異斷時嚴測點顯現醫療癥狀態續變訴覺將還讓幾個輸給從來為甚與對説話關節視網腎臟離開長壽後過種類難題風濕術針傷吳極鐘腦膽喚睏脫離腫險費錢價驟轉換歲兒媽爺奪癇氣蘋鳳戶號級盡療這診門靜脈護劑隨訪懷齡資訊價錢廣證準產準歐飲運動癒", "岛剂药单减该应么们吗这没会识呕烂苹晕干细临试验险发头涂异断时严测点显现医疗症状态续变诉觉将还让几个输给从来为什与对说话关节视网肾脏离开长寿后过种类难题风湿术针伤吴极钟脑胆唤困脱离肿险费钱价骤转换岁儿妈爷夺痫气苹凤户号级尽疗这诊门静脉护剂随访怀龄资讯价钱广证准产准欧饮运动愈")
 
@@ -30,7 +33,7 @@ def normalize(text: str) -> str:
     "2.8 mmol/l"); _T2S maps the traditional characters the rules use; spaces typed between
     Chinese characters ("我 老 婆 晕 倒 了") and around a unit's slash ("mg / dL") are dropped.
     """
-    text = unicodedata.normalize("NFKC", text).translate(_T2S).lower()
+    text = _OPENCC.convert(unicodedata.normalize("NFKC", text)).translate(_T2S).lower()
     text = text.replace("毫摩尔/升", "mmol/l").replace("毫摩尔", "mmol").replace("毫克/分升", "mg/dl")
     text = re.sub(r"\s+", " ", text).strip()
     text = re.sub(rf"(?<=[{_CJK}]) (?=[{_CJK}])", "", text)
@@ -48,6 +51,9 @@ class Screen:
     # "insulin" | "immunosuppressant" | "insulin_and_immunosuppressant" when the question is about
     # stopping, reducing or skipping them; finish() adds replies.text(f"{topic}_warning").
     topic: str = ""
+    reason: str = ""  # why, in words a clinician can read ("signs together: confused, sweating")
+    team: str = ""  # personal advice: "diabetes" | "transplant", the team that decides
+    places: frozenset[str] = frozenset()  # emergency: hk | macau | taiwan | abroad named in the message
 
 
 @dataclass(frozen=True)
@@ -356,23 +362,44 @@ def screen(question: str, max_chars: int) -> Screen:
         _STUDY.search(norm)
         or (_DEFINITION.search(norm) and not (_ACTION.search(norm) or _NOW.search(norm) or _has_low_value(norm)))
     )
-    emergency = "" if general else emergency_rule(norm)
-    if emergency:
-        return Screen("emergency", emergency, language=language)
+    # a space between Chinese words is a pause: keep it as a clause break for the situation screen
+    finding = situation.analyse(normalize(re.sub(rf"(?<=[{_CJK}]{{2}})\s+(?=[{_CJK}]{{2}})", "，", text)))
+    decision = situation.emergency(finding)
+    if not decision.kind and not general and LEGACY:
+        rule = emergency_rule(norm)  # the phrase rules: a second net under the situation screen
+        if rule:
+            decision = situation.Decision("emergency", rule, "matched the phrase rule " + rule)
+    if decision.kind:
+        return Screen("emergency", decision.rule, language=language, reason=decision.reason,
+                      places=frozenset(finding.places))
     if len(text) > max_chars:
         return Screen("invalid", "too_long", replies.text("invalid_too_long", language, limit=max_chars), language)
     topic = change_topic(norm)
-    if not general or _PERSONAL_MARK.search(norm):
+    outcome = topic == "insulin" and _outcome_question(norm)
+    advice = situation.personal_advice(finding)
+    if not advice.kind and (not general or _PERSONAL_MARK.search(norm)):
         for rule in PERSONAL_ADVICE_RULES:
-            if rule.name == "change_own_treatment" and topic == "insulin" and _outcome_question(norm):
+            if rule.name == "change_own_treatment" and outcome:
                 continue
             if rule.matches(norm):
-                return Screen("personal_advice", rule.name, language=language, topic=topic or "insulin")
+                advice = situation.Decision("personal_advice", rule.name, "matched the phrase rule " + rule.name,
+                                            "transplant" if "immunosuppressant" in topic else "diabetes")
+                break
+    if advice.kind and not (advice.rule == "change_own_treatment" and outcome):
+        return Screen("personal_advice", advice.rule, language=language, topic=topic or _team_topic(advice.team),
+                      reason=advice.reason, team=advice.team)
     if OFF_TOPIC.matches(norm) and not _on_topic(norm, strict=True):
         return Screen("out_of_scope", OFF_TOPIC.name, language=language)
     if not _on_topic(norm):
         return Screen("out_of_scope_candidate", "no_topic_word", language=language, topic=topic)
     return Screen("ok", language=language, topic=topic)
+
+
+LEGACY = False
+
+
+def _team_topic(team: str) -> str:
+    return "immunosuppressant" if team == "transplant" else "insulin"
 
 
 def emergency_rule(norm: str) -> str:
