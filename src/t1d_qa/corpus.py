@@ -202,7 +202,7 @@ def parse_front_matter(text: str, path: Path | str = "<text>") -> tuple[dict, st
         raise CorpusError(f"{path}: front matter is not closed by a '---' line")
     try:
         meta = yaml.safe_load(parts[1]) or {}
-    except yaml.YAMLError as exc:
+    except (yaml.YAMLError, ValueError) as exc:  # ValueError: a date like 2026-13-01
         raise CorpusError(f"{path}: front matter is not valid YAML ({exc})") from exc
     if not isinstance(meta, dict):
         raise CorpusError(f"{path}: front matter must be key: value lines")
