@@ -396,6 +396,11 @@ INSTRUCTION = re.compile(
 PROMO = re.compile(r"(根治|保证治愈|100%有效|百分之百|guarantee|100%|cure rate|cures? diabetes|permanent cure)", re.I)
 
 
+def _names_the_team(text, lang):
+    """The fixed refusal that names the diabetes or the transplant team."""
+    return any(replies.text(f"personal_advice_{team}", lang) in text for team in ("diabetes", "transplant"))
+
+
 def _check_common(answer):
     assert answer.disclaimer.strip()
     assert answer.ai_label.strip()
@@ -421,7 +426,7 @@ def test_pipeline_kind(pipeline, kind, lang):
     if kind == "personal_advice":
         assert not DOSE.search(answer.answer), answer.answer
         assert not INSTRUCTION.search(answer.answer), answer.answer
-        assert replies.text("personal_advice", lang) in answer.answer
+        assert _names_the_team(answer.answer, lang)
     if kind == "out_of_scope":
         assert answer.answer == replies.text("out_of_scope", lang)
         assert answer.citations == []
@@ -461,7 +466,7 @@ def test_stop_insulin_questions_carry_the_warning(pipeline, question):
     _check_common(answer)
     lang = answer.language
     if answer.kind == "personal_advice":
-        assert replies.text("personal_advice", lang) in answer.answer
+        assert _names_the_team(answer.answer, lang)
     else:
         topic = safety.screen(question, MAX).topic
         assert replies.text(f"{topic}_warning", lang) in answer.answer, answer.answer

@@ -40,6 +40,7 @@ class Settings:
     stale_after_days: int = 180
     max_question_chars: int = 2000
     emergency_number: str = "120"
+    crisis_line: str = "12356"  # China's national psychological assistance hotline (nationwide since 2025-05-01)
     clinic_contact: str = ""
     disclaimer_zh: str = (
         "本回答由AI根据资料库自动生成，仅供科普参考，不构成医疗建议，不能替代医生的诊断和治疗。"
@@ -103,6 +104,8 @@ class Settings:
             raise ConfigError("T1D_QA_STALE_AFTER_DAYS must be 0 (off) or a number of days")
         if not self.emergency_number.strip():
             raise ConfigError("T1D_QA_EMERGENCY_NUMBER can never be empty")
+        if not self.crisis_line.strip():
+            raise ConfigError("T1D_QA_CRISIS_LINE can never be empty")
 
 
 def _env_names(fields) -> list[str]:

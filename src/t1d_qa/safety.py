@@ -377,7 +377,7 @@ def screen(question: str, max_chars: int) -> Screen:
     topic = change_topic(norm)
     outcome = topic == "insulin" and _outcome_question(norm)
     advice = situation.personal_advice(finding)
-    if not advice.kind and (not general or _PERSONAL_MARK.search(norm)):
+    if LEGACY and not advice.kind and (not general or _PERSONAL_MARK.search(norm)):
         for rule in PERSONAL_ADVICE_RULES:
             if rule.name == "change_own_treatment" and outcome:
                 continue

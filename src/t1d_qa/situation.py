@@ -29,9 +29,9 @@ _READING_VALUE = re.compile(
     r"(\d+(?:\.\d+)?)(?![\d.])\s*(mmol/l|mmol|mg/dl|mg)?"
 )
 _NOT_A_READING = re.compile(
-    r"\s*(小时|个?月|年|周|天|日|分钟|次|个|人|名|例|位|型|岁|克|%|/|-|~|–|到|至|点|号|"
+    r"\s*(小时|个?月|年|周|天|日|分钟|次|个|人|名|例|位|型|岁|克|级|%|/|-|~|–|到|至|点|号|"
     r"(hours?|hrs?|h|minutes?|mins?|days?|weeks?|months?|years?|yrs?|times?|patients?|people|participants?|"
-    r"of|out|type|percent|grams?|g|carbs?|papers?|studies|trials?|x|am|pm|o'clock|units?|u)\b)"
+    r"of|out|type|percent|grams?|g|carbs?|papers?|studies|trials?|x|am|pm|o'clock|units?|u|levels?)\b)"
 )
 _BARE_LOW = re.compile(r"(?<![\d.])([0-3]\.\d)(?![\d.])")
 _LO_HI = re.compile(r"(?<![a-z])(lo|hi)(?![a-z])")
@@ -120,7 +120,7 @@ class Lexicon:
 def lexicon() -> Lexicon:
     raw = yaml.safe_load(resources.files("t1d_qa").joinpath("data/screen_lexicon.yaml").read_text("utf-8"))
     groups: dict[str, Terms] = {}
-    for section in ("signs", "context", "frames", "not_markers", "medicines", "actions", "quantities"):
+    for section in ("signs", "context", "frames", "not_markers", "medicines", "actions", "outcomes", "quantities"):
         for name, spec in raw[section].items():
             groups[name] = Terms.build(name, spec)
     groups["persons"] = Terms.build("persons", raw["persons"])
@@ -166,7 +166,7 @@ def is_high(value: float, unit: str) -> bool:
 # -- frames
 
 
-NOT_NOW = ("past", "hypothetical", "definition", "study")
+NOT_NOW = ("past", "hypothetical", "definition", "study", "explain")
 
 
 @dataclass
@@ -196,7 +196,8 @@ class Finding:
 
 _SIGN_GROUPS = ("severe", "neuro", "autonomic", "dka", "chest", "stroke", "self_harm")
 _CONTEXT_GROUPS = ("insulin_taken", "missed_meal", "low_reading", "high_reading", "diabetes", "glucose")
-_OTHER_GROUPS = ("insulin", "immunosuppressant", "other", "change", "dose", "quantity", "cured", "persons", "requests")
+_OTHER_GROUPS = ("insulin", "immunosuppressant", "other", "change", "dose", "quantity", "cured", "persons", "requests",
+                 "therapy", "outcome", "own_decision", "own_regimen", "conditional", "family", "dose_alone")
 
 
 def analyse(norm: str) -> Finding:
@@ -225,6 +226,8 @@ def analyse(norm: str) -> Finding:
             finding.frames.update(name for _, name in markers)
             for group in groups:
                 for pos, term in lex[group].find(norm, start, end):
+                    if any(a <= pos < b for a, b in masked):
+                        continue
                     frame = _frame_at(pos, markers, carried)
                     finding.by_frame.setdefault(frame, {}).setdefault(group, []).append(term)
             for pos, value, unit in readings:
@@ -237,6 +240,8 @@ def analyse(norm: str) -> Finding:
 
 
 def _frame_at(pos: int, markers: list[tuple[int, str]], carried: str) -> str:
+    if any(name == "study" for _, name in markers):  # "天津那个女孩现在…": still the study's participant
+        return "study"
     before = [name for p, name in markers if p <= pos]
     if before:
         return before[-1]
@@ -351,7 +356,7 @@ def personal_advice(f: Finding) -> Decision:
 
     Told about a study's participants it is a question about the study, not advice.
     """
-    skip = ("study",)
+    skip = ("study", "explain")
     medicines = {g: f.terms_outside(g, skip) for g in _MEDICINE_GROUPS}
     team = "transplant" if medicines["immunosuppressant"] else "diabetes"
     someone = f.terms_outside("persons", skip) or f.terms_outside("requests", skip)
@@ -359,6 +364,9 @@ def personal_advice(f: Finding) -> Decision:
         return Decision("personal_advice", "cured_question",
                         "asks whether a specific person is cured: " + ", ".join(f.terms_outside("cured", skip)), team)
     named = [t for g in _MEDICINE_GROUPS for t in medicines[g]]
+    dose_alone = f.terms_outside("dose_alone", skip)
+    if dose_alone and someone:
+        return Decision("personal_advice", "individual_dose", "asks for an amount: " + ", ".join(dose_alone), team)
     if not named or not someone:
         return Decision("")
     dose = f.terms_outside("dose", skip) + f.terms_outside("quantity", skip)
@@ -366,7 +374,12 @@ def personal_advice(f: Finding) -> Decision:
         return Decision("personal_advice", "individual_dose",
                         f"asks for a dose of {', '.join(_distinct(named))}: {', '.join(dose)}", team)
     change = f.terms_outside("change", skip)
-    if change:
+    # "Will stem cells get me off insulin?" asks what a therapy makes possible; a decision made now, on one's
+    # own regimen, or about anti-rejection drugs (never stopped in any of these studies) is personal advice.
+    own = (f.terms_outside("own_decision", skip) or medicines["immunosuppressant"]
+           or (f.terms_outside("own_regimen", skip) and not f.terms_outside("conditional", ())))
+    possible = f.terms_outside("outcome", ()) or (f.terms_outside("therapy", ()) and not f.terms_outside("family", skip))
+    if change and (own or not possible):
         return Decision("personal_advice", "change_own_treatment",
                         f"asks to {', '.join(_distinct(change))} {', '.join(_distinct(named))} for someone specific",
                         team)
