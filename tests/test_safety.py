@@ -13,7 +13,7 @@ import re
 
 import pytest
 
-from t1d_qa import replies, safety
+from t1d_qa import replies, safety, situation
 
 MAX = 2000
 
@@ -57,7 +57,11 @@ ZH_CASES = [
     Case("一直吐，血糖很高，为什么？", "emergency", "diabetic_ketoacidosis_signs"),
     Case("我儿子一直吐，血糖20多", "emergency", "diabetic_ketoacidosis_signs"),  # vomiting + a high value
     Case("低血糖晕倒了怎么办，为什么会这样？", "emergency", "unconscious_or_not_breathing"),
+    Case("我爸突然胸口很痛，出冷汗", "emergency", "chest_pain"),
+    Case("奶奶嘴歪了，一边手抬不起来", "emergency", "stroke_signs"),
+    Case("我不想活了，想把胰岛素全打了", "emergency", "self_harm"),
     # -- personal advice
+    Case("移植后半年没打胰岛素了，我是不是治好了？", "personal_advice", "cured_question"),
     Case("吃60克碳水我应该打多少单位胰岛素？", "personal_advice", "individual_dose"),
     Case("血糖16 mmol/L，我该追加多少速效胰岛素？", "personal_advice", "individual_dose"),
     Case("胰岛移植后他克莫司吃多少剂量？", "personal_advice", "individual_dose"),
@@ -141,7 +145,11 @@ EN_CASES = [
     Case("My daughter is very drowsy and her ketones are high", "emergency", "diabetic_ketoacidosis_signs"),
     Case("I'm at 2.4 and shaking, help", "emergency", "low_glucose_value"),  # a bare reading with symptoms
     Case("x" * (MAX + 1) + " my son is unconscious", "emergency", "unconscious_or_not_breathing"),  # long, still checked
+    Case("my dad has crushing chest pain and is sweating", "emergency", "chest_pain"),
+    Case("her face is drooping on one side and she can't lift her arm", "emergency", "stroke_signs"),
+    Case("i want to end my life, i could just inject all my insulin", "emergency", "self_harm"),
     # -- personal advice
+    Case("haven't needed insulin since the transplant, am I cured?", "personal_advice", "cured_question"),
     Case("How many units of insulin should I take for 60 g of carbohydrate?", "personal_advice", "individual_dose"),
     Case("My glucose is 16 mmol/L. How much extra rapid-acting insulin should I inject?", "personal_advice",
          "individual_dose"),
@@ -195,8 +203,8 @@ EN_CASES = [
 CASES = [pytest.param(c, id=f"zh{i}") for i, c in enumerate(ZH_CASES)] + [
     pytest.param(c, id=f"en{i}") for i, c in enumerate(EN_CASES)
 ]
-EMERGENCY_RULES = {r.name for r in safety.EMERGENCY_RULES} | {"low_glucose_value"}
-ADVICE_RULES = {r.name for r in safety.PERSONAL_ADVICE_RULES}
+EMERGENCY_RULES = set(situation.EMERGENCY_RULES)
+ADVICE_RULES = set(situation.ADVICE_RULES)
 
 
 @pytest.mark.parametrize("case", CASES)

@@ -41,40 +41,45 @@ _CLAUSE = re.compile(r"[，,；;：:、]|\s(?:but|and then|then|so|because|altho
 _EN_WORD = re.compile(r"[a-z0-9][a-z0-9'\-]*")
 
 
+_ZH_FILLER = "(?:很|特别|非常|有点|有些|好|太|真|都|也|还)?"
 _NUMBER = "<n>"  # in a lexicon term: any number, in digits or Chinese numerals
 _NUMBER_RE = r"(?:\d+(?:\.\d+)?|[一二两三四五六七八九十百几半]+)"
 
 
 @dataclass(frozen=True)
 class Terms:
-    """One group of the lexicon: English phrases (word-bounded, "*" = any ending) and Chinese substrings."""
+    """One group of the lexicon: English phrases (word-bounded, "*" = any ending) and Chinese phrases."""
 
     name: str
     pattern: re.Pattern | None
-    zh: tuple[str, ...]
     fuzzy: dict[str, str]  # one-deletion variant -> term, for English words of 6+ letters
 
     @classmethod
     def build(cls, name: str, spec: dict) -> Terms:
         en = [str(t).lower() for t in spec.get("en") or []]
         en += [t.replace("'", "") for t in en if "'" in t]  # "won't" is typed "wont" as often
-        zh = tuple(str(t) for t in spec.get("zh") or [] if _NUMBER not in str(t))
-        zh_numbers = [re.escape(str(t)).replace(re.escape(_NUMBER), _NUMBER_RE)
-                      for t in spec.get("zh") or [] if _NUMBER in str(t)]
-        parts = list(zh_numbers)
+        # Chinese: a degree word may sit before the last character ("胸口很痛", "血糖特别低")
+        zh_parts = []
+        for term in sorted((str(t) for t in spec.get("zh") or []), key=len, reverse=True):
+            body = re.escape(term).replace(re.escape(_NUMBER), _NUMBER_RE)
+            if len(term) >= 3 and _NUMBER not in term:
+                body = re.escape(term[:-1]) + _ZH_FILLER + re.escape(term[-1])
+            zh_parts.append(body)
+        en_parts = []
         for term in sorted(en, key=len, reverse=True):
             # one word may sit inside a phrase: "acting (really) weird", "not making (any) sense"
             body = re.escape(term.rstrip("*")).replace(r"\ ", r"\s+(?:[a-z']+\s+)?")
             body = body.replace(re.escape(_NUMBER), _NUMBER_RE)
-            parts.append(body + (r"[a-z']*" if term.endswith("*") else r"(?![a-z])"))
-        pattern = re.compile(r"(?<![a-z0-9])(?:" + "|".join(parts) + ")") if parts else None
+            en_parts.append(body + (r"[a-z']*" if term.endswith("*") else r"(?![a-z])"))
+        alternatives = [f"(?:{p})" for p in zh_parts] + [rf"(?<![a-z0-9])(?:{p})" for p in en_parts]
+        pattern = re.compile("|".join(alternatives)) if alternatives else None
         fuzzy: dict[str, str] = {}
         for term in en:
             word = term.rstrip("*")
             if " " not in word and len(word) >= 6 and word.isalpha():
                 for variant in _deletions(word):
                     fuzzy.setdefault(variant, term)
-        return cls(name, pattern, zh, fuzzy)
+        return cls(name, pattern, fuzzy)
 
     def find(self, text: str, start: int = 0, end: int | None = None) -> list[tuple[int, str]]:
         """(position, term) for every match in text[start:end]."""
@@ -83,11 +88,6 @@ class Terms:
         hits = []
         if self.pattern:
             hits += [(start + m.start(), m.group(0)) for m in self.pattern.finditer(span)]
-        for term in self.zh:
-            i = span.find(term)
-            while i >= 0:
-                hits.append((start + i, term))
-                i = span.find(term, i + 1)
         if self.fuzzy:
             matched = {p for p, _ in hits}
             for m in _EN_WORD.finditer(span):
@@ -189,6 +189,13 @@ class Finding:
     def terms(self, group: str) -> list[str]:
         return self.now.get(group, [])
 
+    def mentions_body_or_medicine(self) -> bool:
+        """Any sign, reading or medicine, in any frame: the message is about this chatbot's field."""
+        groups = (*_SIGN_GROUPS, "low_reading", "high_reading", "insulin", "immunosuppressant")
+        return bool(self.readings_now or self.readings_elsewhere) or any(
+            g.get(name) for g in self.by_frame.values() for name in groups
+        )
+
     def terms_outside(self, group: str, frames: tuple[str, ...]) -> list[str]:
         """Terms of a group told in any frame but the ones given."""
         return [t for frame, groups in self.by_frame.items() if frame not in frames for t in groups.get(group, [])]
@@ -266,6 +273,10 @@ def _split(text: str, pattern: re.Pattern) -> list[str]:
 
 
 # -- decisions
+
+EMERGENCY_RULES = ("self_harm", "unconscious_or_not_breathing", "severe_hypoglycaemia_signs", "chest_pain",
+                   "stroke_signs", "low_glucose_value", "diabetic_ketoacidosis_signs")
+ADVICE_RULES = ("cured_question", "individual_dose", "change_own_treatment")
 
 
 @dataclass(frozen=True)
