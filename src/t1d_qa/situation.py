@@ -167,6 +167,7 @@ def is_high(value: float, unit: str) -> bool:
 
 
 NOT_NOW = ("past", "hypothetical", "definition", "study", "explain")
+_CLAUSE_FRAMES = ("hypothetical", "definition", "explain")  # frames of a question, not of a narrative
 
 
 @dataclass
@@ -228,12 +229,12 @@ def analyse(norm: str) -> Finding:
         carried = "now"
         for start, end in _spans(norm, _CLAUSE, sentence_start, sentence_end):
             masked = [(p, p + len(t)) for p, t in lex["not_marker"].find(norm, start, end)]
-            markers = sorted((p, name) for name in (*NOT_NOW, "now") for p, _ in lex[name].find(norm, start, end)
-                             if not any(a <= p < b for a, b in masked))
+            markers = sorted((p, name) for name in (*NOT_NOW, "now") for p, t in lex[name].find(norm, start, end)
+                             if not any(p < b and a < p + len(t) for a, b in masked))
             finding.frames.update(name for _, name in markers)
             for group in groups:
                 for pos, term in lex[group].find(norm, start, end):
-                    if any(a <= pos < b for a, b in masked):
+                    if any(pos < b and a < pos + len(term) for a, b in masked):
                         continue
                     frame = _frame_at(pos, markers, carried)
                     finding.by_frame.setdefault(frame, {}).setdefault(group, []).append(term)
@@ -243,6 +244,8 @@ def analyse(norm: str) -> Finding:
                     (finding.readings_now if frame == "now" else finding.readings_elsewhere).append((value, unit))
             if markers:
                 carried = markers[-1][1]
+            elif carried in _CLAUSE_FRAMES and lex["persons"].find(norm, start, end):
+                carried = "now"  # "这是什么情况，他在抽搐": a person in the next clause ends a question's frame
     return finding
 
 
