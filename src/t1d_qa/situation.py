@@ -34,7 +34,6 @@ _NOT_A_READING = re.compile(
     r"of|out|type|percent|grams?|g|carbs?|papers?|studies|trials?|x|am|pm|o'clock|units?|u|levels?)\b)"
 )
 _BARE_LOW = re.compile(r"(?<![\d.])([0-3]\.\d)(?![\d.])")
-_LO_HI = re.compile(r"(?<![a-z])(lo|hi)(?![a-z])")
 
 _SENTENCE = re.compile(r"[。！？!?\n]+|(?<=[a-z0-9)])\.(?:\s+|$)")
 _CLAUSE = re.compile(r"[，,；;：:、]|\s(?:but|and then|then|so|because|although|anyway)\s|但是|可是|不过|然后|所以|因为|\|")
@@ -44,6 +43,8 @@ _EN_WORD = re.compile(r"[a-z0-9][a-z0-9'\-]*")
 _ZH_FILLER = "(?:很|特别|非常|有点|有些|好|太|真|都|也|还)?"
 _NUMBER = "<n>"  # in a lexicon term: any number, in digits or Chinese numerals
 _NUMBER_RE = r"(?:\d+(?:\.\d+)?|[一二两三四五六七八九十百几半]+)"
+_WORDS = "<w>"  # in an English term: one or two words ("can't get <w> to wake": "my dad", "him")
+_WORDS_RE = r"[a-z']+(?:\s+[a-z']+)?"
 
 
 @dataclass(frozen=True)
@@ -69,7 +70,7 @@ class Terms:
         for term in sorted(en, key=len, reverse=True):
             # one word may sit inside a phrase: "acting (really) weird", "not making (any) sense"
             body = re.escape(term.rstrip("*")).replace(r"\ ", r"\s+(?:[a-z']+\s+)?")
-            body = body.replace(re.escape(_NUMBER), _NUMBER_RE)
+            body = body.replace(re.escape(_NUMBER), _NUMBER_RE).replace(re.escape(_WORDS), _WORDS_RE)
             en_parts.append(body + (r"[a-z']*" if term.endswith("*") else r"(?![a-z])"))
         alternatives = [f"(?:{p})" for p in zh_parts] + [rf"(?<![a-z0-9])(?:{p})" for p in en_parts]
         pattern = re.compile("|".join(alternatives)) if alternatives else None
@@ -339,11 +340,9 @@ def emergency(finding: Finding) -> Decision:
                         "DKA signs together: " + ", ".join(dka + _distinct(f.terms("neuro"))))
     if f.has("neuro") and len(signs) >= 2:
         return Decision("emergency", "severe_hypoglycaemia_signs", "signs together: " + ", ".join(signs))
-    if len(signs) >= 2 and (f.has("low_reading") or f.has("insulin_taken") or f.has("missed_meal")):
+    if len(signs) >= 2:
         return Decision("emergency", "severe_hypoglycaemia_signs",
                         "signs of a low together: " + ", ".join(signs + _context(f)))
-    if len(signs) >= 3:
-        return Decision("emergency", "severe_hypoglycaemia_signs", "three signs of a low together: " + ", ".join(signs))
     if signs and (f.has("low_reading") or (on_insulin and f.has("missed_meal"))):
         return Decision("emergency", "severe_hypoglycaemia_signs",
                         "a sign of a low with " + ", ".join(_context(f)) + ": " + ", ".join(signs))
