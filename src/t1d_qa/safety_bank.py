@@ -29,7 +29,7 @@ class Item:
 def load_bank(folder: Path) -> list[Item]:
     items = []
     for path in sorted(Path(folder).glob("*.yaml")):
-        lang = path.stem
+        lang = path.stem.rsplit("-", 1)[-1]  # zh.yaml, more-zh.yaml
         for raw in yaml.safe_load(path.read_text("utf-8")) or []:
             if raw["label"] not in LABELS:
                 raise ValueError(f"{path}: unknown label {raw['label']!r} for {raw['text']!r}")

@@ -193,7 +193,7 @@ class Finding:
 
     def mentions_body_or_medicine(self) -> bool:
         """Any sign, reading or medicine, in any frame: the message is about this chatbot's field."""
-        groups = (*_SIGN_GROUPS, "low_reading", "high_reading", "insulin", "immunosuppressant")
+        groups = (*_SIGN_GROUPS, "low_reading", "high_reading", "insulin", "insulin_named", "immunosuppressant")
         return bool(self.readings_now or self.readings_elsewhere) or any(
             g.get(name) for g in self.by_frame.values() for name in groups
         )
@@ -205,7 +205,7 @@ class Finding:
 
 _SIGN_GROUPS = ("severe", "neuro", "autonomic", "dka", "chest", "stroke", "self_harm")
 _CONTEXT_GROUPS = ("insulin_taken", "missed_meal", "low_reading", "high_reading", "diabetes", "glucose")
-_OTHER_GROUPS = ("insulin", "immunosuppressant", "other", "change", "dose", "quantity", "cured", "persons", "requests",
+_OTHER_GROUPS = ("insulin", "insulin_named", "immunosuppressant", "other", "change", "dose", "quantity", "cured", "persons", "requests",
                  "therapy", "outcome", "own_decision", "own_regimen", "conditional", "family", "dose_alone")
 
 
@@ -313,7 +313,7 @@ def emergency(finding: Finding) -> Decision:
         return Decision("emergency", "unconscious_or_not_breathing",
                         "a severe sign told as happening now: " + ", ".join(_distinct(f.terms("severe"))))
     signs = _signs(f)
-    on_insulin = f.has("insulin_taken") or f.has("insulin")
+    on_insulin = f.has("insulin_taken") or f.has("insulin") or f.has("insulin_named")
     if f.has("neuro") and (on_insulin or low_with_symptoms or any(f.has(g) for g in ("low_reading", "missed_meal",
                                                                                    "diabetes"))):
         # altered mental state in someone with diabetes: ADA level 3 (needs another person's help)
@@ -354,14 +354,15 @@ def _signs(f: Finding) -> list[str]:
 
 
 def _context(f: Finding) -> list[str]:
-    return [t for g in ("low_reading", "insulin_taken", "insulin", "missed_meal", "diabetes") for t in f.terms(g)[:1]]
+    groups = ("low_reading", "insulin_taken", "insulin", "insulin_named", "missed_meal", "diabetes")
+    return [t for g in groups for t in f.terms(g)[:1]]
 
 
 def _fmt(readings: list[tuple[float, str]]) -> str:
     return ", ".join(f"{v:g} {'mg/dL' if u == 'mg' else 'mmol/L'}" for v, u in readings)
 
 
-_MEDICINE_GROUPS = ("insulin", "immunosuppressant", "other")
+_MEDICINE_GROUPS = ("insulin", "insulin_named", "immunosuppressant", "other")
 
 
 def personal_advice(f: Finding) -> Decision:
@@ -389,8 +390,9 @@ def personal_advice(f: Finding) -> Decision:
     change = f.terms_outside("change", skip)
     # "Will stem cells get me off insulin?" asks what a therapy makes possible; a decision made now, on one's
     # own regimen, or about anti-rejection drugs (never stopped in any of these studies) is personal advice.
+    regimen = f.terms_outside("own_regimen", skip) + medicines["insulin_named"]  # "my Tresiba", "晚上那针长效"
     own = (f.terms_outside("own_decision", skip) or medicines["immunosuppressant"]
-           or (f.terms_outside("own_regimen", skip) and not f.terms_outside("conditional", ())))
+           or (regimen and not f.terms_outside("conditional", ())))
     possible = f.terms_outside("outcome", ()) or (f.terms_outside("therapy", ()) and not f.terms_outside("family", skip))
     if change and (own or not possible):
         return Decision("personal_advice", "change_own_treatment",
