@@ -147,22 +147,34 @@ LIMITATION = re.compile(
 )
 
 
-def screen(question: str, max_chars: int) -> Screen:
+def situation_text(text: str) -> str:
+    """The normalised text the situation screen reads: Cantonese forms in Mandarin, and a space between
+    Chinese phrases kept as a pause (a clause break)."""
+    text = situation.lexicon().mandarin(unicodedata.normalize("NFKC", text))
+    return normalize(re.sub(rf"(?<=[{_CJK}]{{2}})\s+(?=[{_CJK}]{{2}})", "，", text))
+
+
+def screen(question: str, max_chars: int, vector=None) -> Screen:
     """Classify a message before retrieval; the situation it describes decides.
 
     Order matters: invalid, then emergency (an emergency anywhere in a message wins, even inside a
     dose question or a long story), then personal advice, then scope. Nothing in the message can
     skip a step. A message over the length limit is still checked for an emergency before it is
     refused. Every decision keeps its rule and, for emergencies and advice, the reason in words.
+    With the message's embedding (`vector`), the learned net (screen_net) can add an emergency or an
+    advice decision the lexicon did not make.
     """
     text = question if isinstance(question, str) else ""
     if not text.strip():
         return Screen("invalid", "empty", replies.text("invalid_empty", language_of(text)), language_of(text))
     language = language_of(text)
     norm = normalize(text)
-    # a space between Chinese phrases is a pause: keep it as a clause break for the situation screen
-    finding = situation.analyse(normalize(re.sub(rf"(?<=[{_CJK}]{{2}})\s+(?=[{_CJK}]{{2}})", "，", text)))
+    finding = situation.analyse(situation_text(text))
     decision = situation.emergency(finding)
+    learned = _learned(finding, vector)
+    if not decision.kind and learned[0] == "emergency":
+        decision = situation.Decision("emergency", "learned_emergency", f"learned net, p={learned[1]:.2f}: "
+                                      + ", ".join(situation.signs_and_context(finding)))
     if decision.kind:
         return Screen("emergency", decision.rule, language=language, reason=decision.reason,
                       places=frozenset(finding.places))
@@ -170,6 +182,10 @@ def screen(question: str, max_chars: int) -> Screen:
         return Screen("invalid", "too_long", replies.text("invalid_too_long", language, limit=max_chars), language)
     topic = change_topic(norm)
     advice = situation.personal_advice(finding)
+    if not advice.kind and learned[0] == "personal_advice":
+        immuno = finding.terms_outside("immunosuppressant", ("study",))
+        advice = situation.Decision("personal_advice", "learned_advice", f"learned net, p={learned[1]:.2f}",
+                                    "transplant" if immuno else "diabetes")
     if advice.kind:
         team_topic = "immunosuppressant" if advice.team == "transplant" else "insulin"
         return Screen("personal_advice", advice.rule, language=language, topic=topic or team_topic,
@@ -180,6 +196,16 @@ def screen(question: str, max_chars: int) -> Screen:
     if not _on_topic(norm) and not described:
         return Screen("out_of_scope_candidate", "no_topic_word", language=language, topic=topic)
     return Screen("ok", language=language, topic=topic)
+
+
+def _learned(finding: situation.Finding, vector) -> tuple[str, float]:
+    """The learned net's decision, only for a message that mentions the body or a medicine."""
+    from .screen_net import load_net
+
+    net = load_net() if vector is not None else None
+    if net is None or not finding.mentions_body_or_medicine():
+        return "", 0.0
+    return net.decide(finding, vector)
 
 
 def change_topic(norm_text: str) -> str:

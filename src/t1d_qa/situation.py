@@ -21,7 +21,8 @@ LOW_MMOL, LOW_MGDL = 3.0, 54.0
 LOW_WITH_SYMPTOMS_MMOL, LOW_WITH_SYMPTOMS_MGDL = 3.9, 70.0
 HIGH_MMOL, HIGH_MGDL = 13.9, 250.0  # with vomiting or ketones: possible DKA (NHS)
 
-_UNIT_VALUE = re.compile(r"(?<![\d.\-~–])(\d+(?:\.\d+)?)\s*(mmol/l|mmol|mg/dl|mg)")
+# "mg" alone is a drug dose ("10mg prednisone"); a glucose in mg needs "/dL" or a glucose word before it
+_UNIT_VALUE = re.compile(r"(?<![\d.\-~–])(\d+(?:\.\d+)?)\s*(mmol/l|mmol|mg/dl)")
 _READING_VALUE = re.compile(
     r"(血糖仪|血糖|cgm|读数|显示|测出|测得|只有|掉到|降到|sugar|glucose|\bbg\b|\breads\b|\bsays\b|\bshows\b|\bshowing\b|"
     r"\bmeter\b|\blibre\b|\bdexcom\b|\bat\b|\bim at\b|\breading (?=is|was|of))"
@@ -43,6 +44,7 @@ _EN_WORD = re.compile(r"[a-z0-9][a-z0-9'\-]*")
 _ZH_FILLER = "(?:很|特别|非常|有点|有些|好|太|真|都|也|还)?"
 _NUMBER = "<n>"  # in a lexicon term: any number, in digits or Chinese numerals
 _NUMBER_RE = r"(?:\d+(?:\.\d+)?|[一二两三四五六七八九十百几半]+)"
+_DIGITS = "<d>"  # digits only: "12个人" counts people, "一个人" is "alone"
 _WORDS = "<w>"  # in an English term: one or two words ("can't get <w> to wake": "my dad", "him")
 _WORDS_RE = r"[a-z']+(?:\s+[a-z']+)?"
 
@@ -56,14 +58,14 @@ class Terms:
     fuzzy: dict[str, str]  # one-deletion variant -> term, for English words of 6+ letters
 
     @classmethod
-    def build(cls, name: str, spec: dict) -> Terms:
+    def build(cls, name: str, spec: dict, fuzzy: bool = False) -> Terms:
         en = [str(t).lower() for t in spec.get("en") or []]
         en += [t.replace("'", "") for t in en if "'" in t]  # "won't" is typed "wont" as often
         # Chinese: a degree word may sit before the last character ("胸口很痛", "血糖特别低")
         zh_parts = []
         for term in sorted((str(t) for t in spec.get("zh") or []), key=len, reverse=True):
-            body = re.escape(term).replace(re.escape(_NUMBER), _NUMBER_RE)
-            if len(term) >= 3 and _NUMBER not in term:
+            body = re.escape(term).replace(re.escape(_NUMBER), _NUMBER_RE).replace(re.escape(_DIGITS), r"\d+")
+            if len(term) >= 3 and "<" not in term:
                 body = re.escape(term[:-1]) + _ZH_FILLER + re.escape(term[-1])
             zh_parts.append(body)
         en_parts = []
@@ -74,13 +76,13 @@ class Terms:
             en_parts.append(body + (r"[a-z']*" if term.endswith("*") else r"(?![a-z])"))
         alternatives = [f"(?:{p})" for p in zh_parts] + [rf"(?<![a-z0-9])(?:{p})" for p in en_parts]
         pattern = re.compile("|".join(alternatives)) if alternatives else None
-        fuzzy: dict[str, str] = {}
-        for term in en:
+        variants: dict[str, str] = {}
+        for term in en if fuzzy else ():
             word = term.rstrip("*")
             if " " not in word and len(word) >= 6 and word.isalpha():
                 for variant in _deletions(word):
-                    fuzzy.setdefault(variant, term)
-        return cls(name, pattern, fuzzy)
+                    variants.setdefault(variant, term)
+        return cls(name, pattern, variants)
 
     def find(self, text: str, start: int = 0, end: int | None = None) -> list[tuple[int, str]]:
         """(position, term) for every match in text[start:end]."""
@@ -112,6 +114,12 @@ def _deletions(word: str) -> set[str]:
 class Lexicon:
     groups: dict[str, Terms]
     places: dict[str, Terms]
+    dialect: tuple[tuple[str, str], ...] = ()  # Cantonese written form -> Mandarin, longest first
+
+    def mandarin(self, text: str) -> str:
+        for source, target in self.dialect:
+            text = text.replace(source, target)
+        return text
 
     def __getitem__(self, name: str) -> Terms:
         return self.groups[name]
@@ -122,12 +130,16 @@ def lexicon() -> Lexicon:
     raw = yaml.safe_load(resources.files("t1d_qa").joinpath("data/screen_lexicon.yaml").read_text("utf-8"))
     groups: dict[str, Terms] = {}
     for section in ("signs", "context", "frames", "not_markers", "medicines", "actions", "outcomes", "quantities"):
+        if section not in raw:
+            raise KeyError(f"data/screen_lexicon.yaml has no section {section!r}")
         for name, spec in raw[section].items():
-            groups[name] = Terms.build(name, spec)
+            # typos are forgiven where they hide danger or a medicine; markers must be spelt
+            groups[name] = Terms.build(name, spec, fuzzy=section in ("signs", "medicines"))
     groups["persons"] = Terms.build("persons", raw["persons"])
     groups["requests"] = Terms.build("requests", raw["requests"])
     places = {name: Terms.build(name, spec) for name, spec in raw["places"].items()}
-    return Lexicon(groups, places)
+    dialect = tuple(sorted(((str(k), str(v)) for k, v in raw.get("dialect", {}).items()), key=lambda kv: -len(kv[0])))
+    return Lexicon(groups, places, dialect)
 
 
 # -- readings
@@ -167,8 +179,8 @@ def is_high(value: float, unit: str) -> bool:
 # -- frames
 
 
-NOT_NOW = ("past", "hypothetical", "definition", "study", "explain")
-_CLAUSE_FRAMES = ("hypothetical", "definition", "explain")  # frames of a question, not of a narrative
+NOT_NOW = ("past", "hypothetical", "generic", "definition", "study", "explain")
+_CLAUSE_FRAMES = ("hypothetical", "generic", "definition", "explain")  # frames of a question, not of a narrative
 
 
 @dataclass
@@ -230,9 +242,14 @@ def analyse(norm: str) -> Finding:
         carried = "now"
         for start, end in _spans(norm, _CLAUSE, sentence_start, sentence_end):
             masked = [(p, p + len(t)) for p, t in lex["not_marker"].find(norm, start, end)]
-            markers = sorted((p, name) for name in (*NOT_NOW, "now") for p, t in lex[name].find(norm, start, end)
+            markers = sorted((p, name) for name in (*NOT_NOW, "now", "now_weak")
+                             for p, t in lex[name].find(norm, start, end)
                              if not any(p < b and a < p + len(t) for a, b in masked))
-            finding.frames.update(name for _, name in markers)
+            explicit = [(p, name) for p, name in markers if name != "now_weak"]
+            if not any(name in _CLAUSE_FRAMES for _, name in explicit):
+                explicit = [(p, "now" if name == "now_weak" else name) for p, name in markers]
+            finding.frames.update(name for _, name in explicit)
+            markers = explicit
             for group in groups:
                 for pos, term in lex[group].find(norm, start, end):
                     if any(pos < b and a < pos + len(term) for a, b in masked):
@@ -281,6 +298,7 @@ def _split(text: str, pattern: re.Pattern) -> list[str]:
 EMERGENCY_RULES = ("self_harm", "unconscious_or_not_breathing", "severe_hypoglycaemia_signs", "chest_pain",
                    "stroke_signs", "low_glucose_value", "diabetic_ketoacidosis_signs")
 ADVICE_RULES = ("cured_question", "individual_dose", "change_own_treatment")
+# the learned net's decisions (safety.screen with the message's embedding): "learned_emergency", "learned_advice"
 
 
 @dataclass(frozen=True)
@@ -306,7 +324,7 @@ def emergency(finding: Finding) -> Decision:
     symptoms = f.has("autonomic") or f.has("neuro") or f.has("severe")
     low_with_symptoms = [(v, u) for v, u in f.readings_now if is_low(v, u, with_symptoms=True)]
     high_now = [(v, u) for v, u in f.readings_now if is_high(v, u)]
-    self_harm = f.terms_outside("self_harm", ("past", "definition", "study"))  # "what if I…" is intent too
+    self_harm = f.terms_outside("self_harm", ("past", "generic", "definition", "study", "explain"))  # "what if I…" is intent
     if self_harm:
         return Decision("emergency", "self_harm", "self-harm or suicidal intent: " + ", ".join(_distinct(self_harm)))
     if f.has("severe"):
@@ -347,6 +365,11 @@ def emergency(finding: Finding) -> Decision:
         return Decision("emergency", "severe_hypoglycaemia_signs",
                         "a sign of a low with " + ", ".join(_context(f)) + ": " + ", ".join(signs))
     return Decision("")
+
+
+def signs_and_context(f: Finding) -> list[str]:
+    """Every sign and context term told now, for a decision's reason."""
+    return _signs(f) + _distinct(f.terms("dka") + f.terms("chest") + f.terms("stroke")) + _context(f)
 
 
 def _signs(f: Finding) -> list[str]:
