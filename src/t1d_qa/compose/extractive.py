@@ -131,8 +131,7 @@ class ExtractiveComposer:
         n = numbers.get(hit.chunk_id, len(numbers) + 1)
         citations = list(draft.citations)
         if hit.chunk_id not in numbers:
-            citations.append(Citation(n, hit.chunk_id, hit.metadata.get("doc_id", ""), hit.metadata.get("title", ""),
-                                      hit.metadata.get("section", ""), hit.metadata.get("source", ""), sentence))
+            citations.append(Citation.from_metadata(n, hit.chunk_id, hit.metadata, sentence))
         else:  # the chunk is cited already: its quote must now also hold this sentence
             c = next(c for c in citations if c.chunk_id == hit.chunk_id)
             citations[citations.index(c)] = replace(c, quote=quote_span(hit.text, [c.quote, sentence]))
