@@ -47,7 +47,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    p = sub.add_parser("index", help="build or update the Chroma index from the corpus")
+    p = sub.add_parser(
+        "index", help="build or update the Chroma index from the corpus; warns about time-sensitive sections older than T1D_QA_STALE_AFTER_DAYS"
+    )
     p.add_argument("--rebuild", action="store_true", help="drop the index and embed everything again")
     p.set_defaults(func=cmd_index)
 
