@@ -87,6 +87,12 @@ class Lexicon:
                    for k, v in data["entities"].items()},
         )
 
+    @classmethod
+    @lru_cache(maxsize=1)
+    def load_default(cls) -> Lexicon:
+        """The packaged lexicon, read once."""
+        return cls.load()
+
     def entities_in(self, norm: str) -> set[str]:
         found = {name for name, pattern in self.entities.items() if pattern.search(norm)}
         for word in set(re.findall(r"[a-z]{6,}", norm)):
