@@ -26,7 +26,7 @@ def main() -> None:
     settings = Settings.from_env()
     library = load_library(settings.corpus_dir, strict=False)
     embeddings = load_embeddings(settings)
-    encode = matcher.cached_encoder(embeddings, settings.data_dir / "library" / "question-vectors.npz")
+    encode = matcher.cached_encoder(embeddings, settings.models_dir / "library" / "question-vectors.npz")
     started = time.perf_counter()
     scores = matcher.holdout_scores(library, encode, THRESHOLDS)
     print(f"library: {len(library)} entries; held out: {next(iter(scores.values()))['held_out']} paraphrases "

@@ -20,7 +20,7 @@ from .compose import Draft, get_composer
 from .config import ConfigError, Settings
 from .corpus import chunk_corpus, load_corpus
 from .embeddings import load_embeddings
-from .followup import resolve
+from .followup import focus, repeats, resolve
 from .index import Index
 from .retrieval import HybridRetriever
 
@@ -144,22 +144,42 @@ class Pipeline:
         answerable = screen.kind in ("ok", "personal_advice", "out_of_scope_candidate")
         if screen.rule == "individual_dose":  # any study figure could be read as a dose
             answerable = False
-        draft = Draft("")
+        draft, history = Draft(""), state["history"]
         if answerable:
-            draft = self.library.compose(state["resolved"], screen.language, state["query_vector"])
+            draft = self._library_draft(state)
         relevant = (
             bool(passages)
             and passages[0].dense >= self.settings.min_relevance
             and self.retriever.coverage(state["resolved"]) > MIN_COVERAGE
         )
-        if draft.empty and answerable and relevant:
+        if draft.empty and answerable:  # what is asked for is nowhere in the sources: say so, offer nothing near
+            state["focus"] = self._absent_focus(state)
+        if draft.empty and answerable and relevant and not state.get("focus"):
             draft = self.composer.compose(state["resolved"], screen.language, passages, state["query_vector"])
             if not draft.empty and safety.needs_balance(draft.text):
                 draft = self.composer.balance(draft, screen.language)
+            if repeats(draft.text, history):  # a follow-up gets a new answer or none, never the last one again
+                draft = Draft("")
         if screen.kind == "out_of_scope_candidate" and draft.empty and not relevant:
             state["screen"] = safety.Screen("out_of_scope", "low_relevance", language=screen.language)
         state["draft"] = draft
         return state
+
+    def _library_draft(self, state: dict) -> Draft:
+        """The reviewed answer for what the question asks; a follow-up asks only its own part."""
+        from .compose.matcher import Lexicon
+
+        question = state["question"]
+        ask = focus(question, state["history"], Lexicon.load_default().mentions)
+        vector = state["query_vector"] if ask == state["resolved"] else self.index.embeddings.embed_query(ask)
+        draft = self.library.compose(ask, state["screen"].language, vector)
+        return Draft("") if repeats(draft.text, state["history"]) else draft
+
+    def _absent_focus(self, state: dict) -> str:
+        from .compose.matcher import Lexicon
+
+        lang = state["screen"].language
+        return Lexicon.load_default().absent_focus(state["resolved"], lang, self.library.texts.get(lang, []))
 
     def _check(self, state: dict) -> dict:
         state["answer"] = finish(state, self.settings)
@@ -186,7 +206,8 @@ def finish(state: dict, settings: Settings) -> Answer:
             citations = draft.citations
     elif draft.empty:
         kind = "no_answer"
-        parts.append(replies.text("no_answer", lang))
+        focus = state.get("focus")
+        parts.append(replies.text("focus_absent", lang, focus=focus) if focus else replies.text("no_answer", lang))
     else:
         kind, citations = "answer", draft.citations
         parts.append(draft.text)

@@ -164,8 +164,8 @@ TEXTS: dict[str, dict[str, str]] = {
     },
     # Honest partial answers (extractive composer): the question's focus is not in the sources.
     "focus_absent": {
-        "zh": "我的资料里没有关于{focus}的信息。",
-        "en": "My sources don't give {focus}.",
+        "zh": "我的资料里没有关于{focus}的信息，我不想凭猜测回答。建议您向您的医生或糖尿病医疗团队咨询。",
+        "en": "My sources don't give {focus}, and I won't guess. Please ask your doctor or diabetes team.",
     },
     "focus_related": {
         "zh": "资料中相关的内容是：",

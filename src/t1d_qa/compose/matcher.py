@@ -69,6 +69,7 @@ class Lexicon:
     entities: dict[str, re.Pattern]
     aspects: dict[str, re.Pattern]
     names: dict[str, tuple[str, ...]]  # single Latin words of 6+ letters per entity, for typos
+    foci: tuple[tuple[dict[str, str], re.Pattern], ...] = ()  # ({"en", "zh"} label, cues)
 
     @classmethod
     def load(cls, path: Path | None = None) -> Lexicon:
@@ -85,6 +86,7 @@ class Lexicon:
             aspects={k: _compile(v) for k, v in data["aspects"].items() if v},
             names={k: tuple(normalize(c) for c in v if re.fullmatch(r"[a-z]{6,}", normalize(c)))
                    for k, v in data["entities"].items()},
+            foci=tuple(({"en": f["en"], "zh": f["zh"]}, _compile(f["cues"])) for f in data.get("foci") or ()),
         )
 
     @classmethod
@@ -98,6 +100,24 @@ class Lexicon:
         for word in set(re.findall(r"[a-z]{6,}", norm)):
             found |= {name for name, words in self.names.items() if any(_near(word, w) for w in words)}
         return found
+
+    def absent_focus(self, question: str, language: str, corpus_texts: Iterable[str]) -> str:
+        """The label of what the question asks for when no corpus text mentions it, else ""."""
+        norm = normalize(question)
+        asked = [(label, p) for label, p in self.foci if p.search(norm)]
+        if not asked:
+            return ""
+        texts = [normalize(t) for t in corpus_texts]
+        for label, pattern in asked:
+            if not any(pattern.search(t) for t in texts):
+                return label[language]
+        return ""
+
+    def mentions(self, text: str) -> list[str]:
+        """The entity names as written in the text (normalised), in order."""
+        norm = normalize(text)
+        found = [(m.start(), m.group(0)) for p in self.entities.values() for m in p.finditer(norm)]
+        return [word for _, word in sorted(found)]
 
     def mask(self, norm: str) -> str:
         """The question with entity names replaced by one placeholder: the aspect is in what is left."""
@@ -315,7 +335,12 @@ def holdout_scores(library: Library, encode: Callable[[list[str]], np.ndarray],
     cases = [(p, e) for e in library.entries for p in holdout(e)[1]]
     vectors = encode([p for p, _ in cases])
     cache = {p: v for (p, _), v in zip(cases, vectors)}
-    embed = lambda text: cache[text] if text in cache else encode([text])[0]  # noqa: E731
+
+    def embed(text: str) -> np.ndarray:
+        if text not in cache:
+            cache[text] = encode([text])[0]
+        return cache[text]
+
     out = {}
     for threshold in thresholds:
         matcher = Matcher(library, base.lexicon, base.model, base.entry_model, min_confidence=threshold)

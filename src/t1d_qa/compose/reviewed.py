@@ -27,11 +27,14 @@ class LibraryComposer:
         self.library = library if library is not None else load_library(settings.corpus_dir, strict=False)
         self.matcher: Matcher | None = None
         if len(self.library):
-            folder = settings.data_dir / "library"
+            # derived from the model and the library only (keyed by both), so kept with the model
+            folder = settings.models_dir / "library"
             encode = cached_encoder(index.embeddings, folder / "question-vectors.npz")
             self.matcher = Matcher.load_or_train(self.library, encode, folder)
         self._sections: dict[tuple[str, str], list[tuple[str, str, dict]]] = {}
+        self.texts: dict[str, list[str]] = {}  # chunk texts per language, for Lexicon.absent_focus
         for chunk_id, text, meta in index.all_chunks():
+            self.texts.setdefault(meta.get("lang", ""), []).append(text)
             path = meta.get("section", "").split(" > ")
             if len(path) > 1:
                 self._sections.setdefault((meta.get("doc_id", ""), path[1]), []).append((chunk_id, text, meta))
