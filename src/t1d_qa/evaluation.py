@@ -39,7 +39,7 @@ from typing import Any
 
 import yaml
 
-from . import replies, safety
+from . import replies, safety, safety_bank
 from .citations import Citation, check_citations, markers, strip_markers, support
 from .corpus import family_of, language_of, split_sentences
 
@@ -744,6 +744,11 @@ def run_cli(args, settings) -> int:
     print(f"\nproduct: {len(product.failures)} of {len(cases)} cases failed; baseline: {len(baseline.failures)}")
     for case_id, reasons in product.failures.items():
         print(f"  {case_id}: " + "; ".join(reasons))
+    bank = safety_bank.BANK_DIR / "test"
+    if bank.is_dir():  # the safety screen on the frozen test half of the labelled bank (issue 8)
+        screener = safety_bank.EmbeddedScreener(pipeline.index.embeddings)
+        report = safety_bank.score(screener, safety_bank.load_bank(bank))
+        print("\n" + safety_bank.format_report(report, f"safety screen on the frozen test half ({bank})"))
     if tpath:
         print(f"\ngates ({tpath}): " + ("all passed" if not failed_gates else f"{len(failed_gates)} FAILED"))
         for g in failed_gates:
