@@ -116,6 +116,11 @@ def cmd_index(args, settings: Settings) -> int:
     report = index.sync(chunks, progress=sys.stderr.isatty())
     print(report.describe())
     print(f"answer library verified: {len(library)} reviewed entries")
+    if len(library):  # embed the paraphrases and train the matcher now, not on the first question
+        from .compose.matcher import Matcher, cached_encoder
+
+        folder = settings.models_dir / "library"
+        Matcher.load_or_train(library, cached_encoder(embeddings, folder / "question-vectors.npz"), folder)
     return 0
 
 
