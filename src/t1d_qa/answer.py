@@ -126,9 +126,11 @@ class Pipeline:
     def _vector(self, state: dict, text: str):
         """The text's query embedding, computed once per question (the screen and retrieval share it)."""
         vectors = state.setdefault("vectors", {})
-        if isinstance(text, str) and text.strip() and text not in vectors:
+        if not isinstance(text, str) or len(text) > 2 * self.settings.max_question_chars:
+            return None  # an over-long message is screened by the lexicon alone, never embedded
+        if text.strip() and text not in vectors:
             vectors[text] = self.index.embeddings.embed_query(text)
-        return vectors.get(text) if isinstance(text, str) else None
+        return vectors.get(text)
 
     def _retrieve(self, state: dict) -> dict:
         state["passages"] = []
