@@ -147,15 +147,15 @@ class Pipeline:
         if screen.rule == "individual_dose":  # any study figure could be read as a dose
             answerable = False
         draft, history = Draft(""), state["history"]
-        if answerable:
+        # what is asked for is nowhere in the sources: say so, offer nothing near (not even a reviewed entry)
+        state["focus"] = self._absent_focus(state) if answerable else ""
+        if answerable and not state["focus"]:
             draft = self._library_draft(state)
         relevant = (
             bool(passages)
             and passages[0].dense >= self.settings.min_relevance
             and self.retriever.coverage(state["resolved"]) > MIN_COVERAGE
         )
-        if draft.empty and answerable:  # what is asked for is nowhere in the sources: say so, offer nothing near
-            state["focus"] = self._absent_focus(state)
         if draft.empty and answerable and relevant and not state.get("focus"):
             draft = self.composer.compose(state["resolved"], screen.language, passages, state["query_vector"])
             if not draft.empty and safety.needs_balance(draft.text):
