@@ -65,3 +65,11 @@ def pipeline(session_settings, index):
     from t1d_qa.answer import Pipeline
 
     return Pipeline(session_settings, index)
+
+
+@pytest.fixture(scope="session")
+def screener(embeddings):
+    """The screen as the pipeline runs it: lexicon, frames, combination scoring and the learned net."""
+    from t1d_qa.safety_bank import EmbeddedScreener
+
+    return EmbeddedScreener(embeddings)

@@ -47,7 +47,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    p = sub.add_parser("index", help="build or update the Chroma index from the corpus")
+    p = sub.add_parser(
+        "index", help="build or update the Chroma index from the corpus; warns about time-sensitive sections older than T1D_QA_STALE_AFTER_DAYS"
+    )
     p.add_argument("--rebuild", action="store_true",
                    help="embed everything again (beside the index in service, which stays until the new one is checked)")
     p.set_defaults(func=cmd_index)
@@ -98,17 +100,29 @@ def cmd_serve(args, settings: Settings) -> int:
 
 def cmd_index(args, settings: Settings) -> int:
     import signal
+    from datetime import date
 
-    from .corpus import chunk_corpus, load_corpus
+    from .corpus import chunk_corpus, load_corpus, stale_claims
     from .embeddings import load_embeddings
     from .index import Index
+    from .library import load_library
 
-    chunks = chunk_corpus(load_corpus(settings.corpus_dir))  # a broken corpus stops here, index untouched
+    docs = load_corpus(settings.corpus_dir)  # a broken corpus stops here, index untouched
+    for warning in stale_claims(docs, date.today(), settings.stale_after_days):
+        print(f"t1d-qa: warning: {warning}", file=sys.stderr)
+    library = load_library(settings.corpus_dir, docs)  # a broken answer library stops here too
+    chunks = chunk_corpus(docs)
     embeddings = load_embeddings(settings)
     signal.signal(signal.SIGTERM, _interrupt)  # a killed build says what it left in service
     index = Index(settings, embeddings)
     report = index.sync(chunks, progress=sys.stderr.isatty(), rebuild=args.rebuild)
     print(f"{report.describe()}; generation {index.generation} in service")
+    print(f"answer library verified: {len(library)} reviewed entries")
+    if len(library):  # embed the paraphrases and train the matcher now, not on the first question
+        from .compose.matcher import Matcher, cached_encoder
+
+        folder = settings.models_dir / "library"
+        Matcher.load_or_train(library, cached_encoder(embeddings, folder / "question-vectors.npz"), folder)
     return 0
 
 
@@ -175,7 +189,9 @@ def render_text(answer) -> str:
     if answer.citations:
         lines.append("\n参考来源：" if zh else "\nSources:")
         for c in answer.citations:
-            lines.append(f"[{c.n}] {c.title} — {c.section}\n    “{c.quote}”\n    {c.source}")
+            dates = c.dates(answer.language)
+            lines.append(f"[{c.n}] {c.title} — {c.section}\n    “{c.quote}”\n    {c.source}"
+                         + (f"\n    ({dates})" if dates else ""))
     lines.append(f"\n{answer.disclaimer}")
     return "\n".join(lines)
 

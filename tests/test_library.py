@@ -1,0 +1,261 @@
+"""The reviewed answer library: validation and verification against the real corpus."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+
+from t1d_qa import library
+from t1d_qa.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+CORPUS = ROOT / "corpus"
+
+GOOD = {
+    "id": "zimislecel-results",
+    "entities": ["zimislecel"],
+    "aspect": "results",
+    "question": "What did the zimislecel (VX-880) trial find?",
+    "paraphrases": [
+        "did the vertex stem cell trial actually work",
+        "vx880 results",
+        "what happened to the people in the vertex trial",
+        "my son has t1d, did the vertex cells help anyone",
+        "how well did zimislecel work",
+        "zimislecel outcome please",
+    ],
+    "answer": [
+        {"text": "10 of the 12 people who got the full dose no longer needed insulin injections after one year.",
+         "cite": "reichman2025-en § results"},
+        {"text": "It was a small trial, and everyone had to take anti-rejection drugs.",
+         "cite": "reichman2025-en § limitations"},
+    ],
+}
+
+
+def write_library(tmp_path: Path, entries: list[dict], lang: str = "en") -> Path:
+    """A copy of the real corpus documents with the given entries as its only library file."""
+    corpus = tmp_path / "corpus"
+    if not corpus.exists():
+        shutil.copytree(CORPUS, corpus, ignore=shutil.ignore_patterns("answers"))
+    (corpus / "answers").mkdir(exist_ok=True)
+    data = {"lang": lang, "kind": "answer", "reviewed": "2026-11-29", "reviewer": "test", "entries": entries}
+    (corpus / "answers" / f"{lang}.yaml").write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    return corpus
+
+
+def entry(**changes) -> dict:
+    out = yaml.safe_load(yaml.safe_dump(GOOD))
+    out.update(changes)
+    return out
+
+
+def test_the_projects_library_verifies():
+    """Every entry of corpus/answers/*.yaml passes the same check as `t1d-qa index`."""
+    assert library.check(CORPUS) == []
+
+
+def test_a_good_entry_loads_with_its_resolved_sections(tmp_path):
+    lib = library.load_library(write_library(tmp_path, [entry()]))
+    e = lib.get("zimislecel-results", "en")
+    assert e.entities == ("zimislecel",) and e.aspect == "results" and len(e.paraphrases) == 6
+    assert [s.doc_id for s in e.answer] == ["reichman2025-en", "reichman2025-en"]
+    assert "results" in e.answer[0].heading.lower() and "limitations" in e.answer[1].heading.lower()
+
+
+@pytest.mark.parametrize(
+    ("changes", "expected"),
+    [
+        ({"answer": [{"text": "13 of the 12 people no longer needed insulin.", "cite": "reichman2025-en § results"},
+                     GOOD["answer"][1]]}, "13 not in reichman2025-en"),
+        ({"answer": [{"text": "About 97% reached the target.", "cite": "reichman2025-en § results"},
+                     GOOD["answer"][1]]}, "97 not in"),
+        ({"answer": [{"text": "It works in most people.", "cite": "reichman2025-en § trial"}, GOOD["answer"][1]]},
+         "headings of reichman2025-en contain 'trial'"),
+        ({"answer": [{"text": "It works in most people.", "cite": "reichman2025-en § no such heading"},
+                      GOOD["answer"][1]]}, "no `##` headings"),
+        ({"answer": [{"text": "It works in most people.", "cite": "nosuchdoc-en § results"}, GOOD["answer"][1]]},
+         "no corpus document has id 'nosuchdoc-en'"),
+        ({"answer": [{"text": "It works.", "cite": "reichman2025-zh § 主要结果"}, GOOD["answer"][1]]},
+         "cite the document in en"),
+        ({"answer": [{"text": "Zimislecel is a permanent cure for diabetes.", "cite": "reichman2025-en § results"},
+                     GOOD["answer"][1]]}, "the safety check blocks it (promotional claim)"),
+        ({"answer": [{"text": "Editor's note: the paper says little (see doi: 10.1056/x).",
+                      "cite": "reichman2025-en § results"}, GOOD["answer"][1]]}, "internal wording"),
+        ({"answer": [{"text": "The trial (phase 1/2 had 12 people.", "cite": "reichman2025-en § results"},
+                     GOOD["answer"][1]]}, "unbalanced brackets"),
+        ({"answer": GOOD["answer"][:1]}, "1 answer sentences; 2-6 needed"),
+        ({"paraphrases": GOOD["paraphrases"][:5]}, "5 distinct paraphrases; at least 6"),
+        ({"paraphrases": GOOD["paraphrases"][:5] + ["维泰克斯的试验效果如何"]}, "not in the file's language"),
+        ({"entities": ["vertex"]}, "unknown entities ['vertex']"),
+        ({"aspect": "price"}, "unknown aspect 'price'"),
+        ({"aspect": None}, "lacks aspect"),
+    ],
+)
+def test_a_broken_entry_is_named_with_file_entry_and_sentence(tmp_path, changes, expected):
+    corpus = write_library(tmp_path, [entry(**changes)])
+    problems = library.check(corpus)
+    assert any(expected in p for p in problems), problems
+    assert all("en.yaml: entry zimislecel-results" in p for p in problems), problems
+    with pytest.raises(library.LibraryError, match="problem"):
+        library.load_library(corpus)
+
+
+def test_twins_must_exist_and_agree(tmp_path):
+    corpus = write_library(tmp_path, [entry()])
+    zh = entry(question="zimislecel试验结果如何？", paraphrases=[
+        "福泰的干细胞试验有效果吗", "vx880效果怎么样", "维泰克斯试验的人后来怎么样了", "我儿子是1型，vertex细胞对谁有用吗",
+        "zimislecel疗效如何", "这个试验结果好不好"], aspect="risks", answer=[
+        {"text": "接受全剂量的12人中，有10人一年后不再需要注射胰岛素。", "cite": "reichman2025-zh § 主要结果"},
+        {"text": "这项试验规模很小，而且所有人都要服用抗排斥药。", "cite": "reichman2025-zh § 局限性"}])
+    other = dict(zh, id="other-entry", aspect="results", paraphrases=[p + "呢" for p in zh["paraphrases"]],
+                 question="zimislecel试验发现了什么？")
+    write_library(tmp_path, [zh, other], lang="zh")
+    problems = library.check(corpus)
+    assert any("zimislecel-results: entities/aspect differ" in p for p in problems), problems
+    assert any("other-entry has no twin in the en library" in p for p in problems), problems
+
+
+def test_the_same_paraphrase_in_two_entries_is_an_error(tmp_path):
+    other = entry(id="zimislecel-risks", aspect="risks")
+    problems = library.check(write_library(tmp_path, [entry(), other]))
+    assert any("is also in entry zimislecel-results" in p for p in problems), problems
+
+
+def test_index_stops_on_a_broken_library_and_keeps_the_old_index(tmp_path, monkeypatch, capsys):
+    corpus = write_library(tmp_path, [entry(answer=[{"text": "13 of 12 people were helped.",
+                                                     "cite": "reichman2025-en § results"}, GOOD["answer"][1]])])
+    monkeypatch.setenv("T1D_QA_CORPUS_DIR", str(corpus))
+    monkeypatch.setenv("T1D_QA_DATA_DIR", str(tmp_path / "data"))
+    assert main(["index"]) == 1
+    err = capsys.readouterr().err
+    assert "en.yaml: entry zimislecel-results, sentence 1" in err and "13 not in" in err
+    assert not (tmp_path / "data" / "index").exists()  # stopped before opening (or touching) the index
+
+
+def test_check_command_prints_problems_and_fails(tmp_path, capsys):
+    corpus = write_library(tmp_path, [entry(aspect="price")])
+    assert library.main(["check", str(corpus)]) == 1
+    assert "unknown aspect 'price'" in capsys.readouterr().out
+    good = write_library(tmp_path / "good", [entry()])
+    assert library.main(["check", str(good)]) == 0
+    assert "1 entries" in capsys.readouterr().out
+
+
+def test_unclean_finds_what_a_patient_should_not_read():
+    assert library.unclean("10 of 12 people stopped insulin [1].") == []
+    assert library.unclean("（来源：Reichman等，N Engl J Med 2025；[1]")  # unclosed bracket
+    assert library.unclean("See https://example.org for more.")
+    assert library.unclean("编者注：原文如此。")
+    assert library.numbers_in("１２ people, 7.8 mmol/L, 1,000 cells, 83%") == {"12", "7.8", "1000", "83"}
+
+
+def test_a_cite_phrase_beats_scattered_words():
+    """'trial: immunosuppression' is one heading as a phrase, though both words occur in another."""
+    docs = {d.id: d for d in library.load_corpus(CORPUS)}
+    _, heading, text = library.resolve_cite("reichman2025-en § trial: immunosuppression", docs)
+    assert heading.lower().endswith("trial: immunosuppression") and text.strip()
+    with pytest.raises(ValueError, match="exactly one"):
+        library.resolve_cite("reichman2025-en § immunosuppression", docs)
+
+
+# -- matching a question to an entry (compose/matcher.py)
+
+MODELS = ROOT / ".t1d_qa" / "models"
+# Measured with benchmarks/intent.py on the library of 2026-11-30 (218 entries, 326 held-out
+# paraphrases): precision 0.886, recall 0.50 at MIN_CONFIDENCE 0.6. Issue 10 asks for precision
+# >= 0.98, which this matcher does not reach yet (see README, "Answers"); these floors keep it
+# from getting worse.
+PRECISION_FLOOR = 0.87
+RECALL_FLOOR = 0.45
+
+
+@pytest.fixture(scope="module")
+def lexicon():
+    from t1d_qa.compose.matcher import Lexicon
+
+    return Lexicon.load()
+
+
+@pytest.mark.parametrize(
+    ("text", "entities"),
+    [
+        ("VX880 tumors?", {"zimislecel"}),
+        ("is vx 880 safe", {"zimislecel"}),
+        ("how does zimislecil work", {"zimislecel"}),  # one typo
+        ("CiPSC那個研究是哪家醫院做的", {"cipsc"}),  # traditional characters
+        ("臍帶血幹細胞能治糖尿病嗎", {"msc"}),
+        ("compare lantidra and the vertex cells", {"lantidra", "zimislecel"}),
+        ("can stem cells cure type 1 diabetes", set()),
+        ("I love vortexes", set()),  # 'vortexes' is not 'vertex' with one typo
+    ],
+)
+def test_entities_are_found_in_both_languages_with_typos(lexicon, text, entities):
+    from t1d_qa.compose.matcher import normalize
+
+    assert lexicon.entities_in(normalize(text)) == entities
+
+
+def test_the_lexicon_names_only_known_entities_and_aspects(lexicon):
+    assert set(lexicon.entities) <= set(library.ENTITIES)
+    assert set(lexicon.aspects) <= set(library.ASPECTS)
+    assert lexicon.cues("vx880 tumors")[library.ASPECTS.index("risks")] == 1.0  # US spelling
+
+
+def test_every_entry_has_held_out_paraphrases_never_trained_on():
+    from t1d_qa.compose.matcher import holdout, training_texts
+
+    lib = library.load_library(CORPUS, strict=False)
+    trained = {t for t, _ in training_texts(lib, held_out=True)}
+    for entry in lib.entries:
+        train, held = holdout(entry)
+        assert held and not set(held) & trained and len(train) + len(held) == len(entry.paraphrases)
+    assert holdout(lib.entries[0]) == holdout(lib.entries[0])  # deterministic
+
+
+def test_the_matcher_is_precise_on_held_out_paraphrases(embeddings):
+    """The same measurement as benchmarks/intent.py, gated."""
+    from t1d_qa.compose import matcher
+
+    lib = library.load_library(CORPUS, strict=False)
+    encode = matcher.cached_encoder(embeddings, MODELS / "library" / "question-vectors.npz")
+    scores = matcher.holdout_scores(lib, encode)[matcher.MIN_CONFIDENCE]
+    assert scores["precision"] >= PRECISION_FLOOR, scores
+    assert scores["recall"] >= RECALL_FLOOR, scores
+
+
+# -- the eval's patient checks (evaluation.py), on small answer dicts
+
+
+def _case(**kw):
+    from t1d_qa.evaluation import Case
+
+    values = {"id": "c", "category": "factual", "lang": "en", "kind": "answer", "turns": ("q",)}
+    values.update(kw)
+    return Case(**values)
+
+
+def test_direct_means_the_key_fact_leads():
+    from t1d_qa.evaluation import is_direct
+
+    case = _case(turns=("How many people stopped insulin in the Vertex trial?",), must_include=(("10 of",), ("12",)))
+    lead = {"kind": "answer", "answer": "10 of the 12 people needed no insulin. [1] It was small. [2]"}
+    late = {"kind": "answer", "answer": "Vertex runs it. [1] It was phase 1/2. [1] 10 of 12 stopped. [2]"}
+    assert is_direct(case, lead) and not is_direct(case, late)
+    absent = _case(kind="no_answer", turns=("How much does it cost?",))
+    assert is_direct(absent, {"kind": "no_answer", "answer": "My sources don't give the price, and I won't guess."})
+    assert not is_direct(absent, {"kind": "answer", "answer": "Vertex sponsors the trial. [1]"})
+
+
+def test_on_entity_flags_citations_about_another_study():
+    from t1d_qa.evaluation import off_entity
+
+    case = _case(turns=("Where was the CiPSC study done?",))
+    cite = {"n": 1, "chunk_id": "x:1", "doc_id": "x", "title": "t", "source": "s"}
+    wrong = {"citations": [dict(cite, section="Zimislecel (VX-880) trial: follow-up", quote="Vertex ran it.")]}
+    right = {"citations": [dict(cite, section="CiPSC islet study: who ran it", quote="Tianjin First Central Hospital")]}
+    general = {"citations": [dict(cite, section="Choosing a registered clinical trial", quote="Ask your team.")]}
+    assert off_entity(case, wrong) and not off_entity(case, right) and not off_entity(case, general)
