@@ -150,7 +150,7 @@ def test_serving_through_update_rebuild_concurrent_and_killed_builds(live):
         rc, out = finished(t1d_qa(env, "index"))
         assert rc == 0 and "1 chunks embedded" in out, out
         wait_until_answered(base, *NEW_QUESTION)
-        health = httpx.get(f"{base}/api/health").json()
+        health = httpx.get(f"{base}/api/health", timeout=60).json()
         assert health["generation"] == serving(tmp) and health["corpus_changed"] is False
 
         # 2. A build while another holds the lock is refused clearly; then a --rebuild.
@@ -174,9 +174,9 @@ def test_serving_through_update_rebuild_concurrent_and_killed_builds(live):
     assert stream.right > 20 and stream.wrong == [], stream.wrong[:5]
     gens = sorted(p.name for p in (tmp / "data" / "index").iterdir() if p.is_dir())
     assert len(gens) <= 2 and serving(tmp) in gens  # old generations cleaned up
-    assert httpx.get(f"{base}/api/health").json()["status"] == "ok"
+    assert httpx.get(f"{base}/api/health", timeout=60).json()["status"] == "ok"
     shutil.rmtree(tmp / "data" / "index")  # health tells the truth: nothing left to serve after a restart
-    reply = httpx.get(f"{base}/api/health")
+    reply = httpx.get(f"{base}/api/health", timeout=60)
     assert reply.status_code == 503 and reply.json()["status"] == "unavailable"
 
 

@@ -93,20 +93,21 @@ def test_two_workers_on_chroma_server_with_postgres_feedback(tmp_path, chroma, p
         pids, deadline = set(), time.time() + 180
         while len(pids) < 2:  # each request on a new connection, until both workers have loaded and answered
             assert time.time() < deadline, f"only workers {pids} answered"
-            pids.add(httpx.get(f"{base}/api/health").json()["worker_pid"])
+            pids.add(httpx.get(f"{base}/api/health", timeout=60).json()["worker_pid"])
             time.sleep(0.1)
 
         # One rate limit across workers: 10 per minute for this client, whichever worker it reaches.
         client = {"X-Forwarded-For": "198.18.0.7"}
         signed = []
         for question, _ in KNOWN * 2:
-            reply = httpx.post(f"{base}/api/ask", json={"question": question}, headers=client)
+            reply = httpx.post(f"{base}/api/ask", json={"question": question}, headers=client, timeout=60)
             assert reply.status_code == 200 and reply.json()["kind"] == "answer"
             signed.append(reply.json()["answer_id"])
         for answer_id in signed:  # votes, to PostgreSQL, from whichever worker
-            reply = httpx.post(f"{base}/api/feedback", json={"answer_id": answer_id, "vote": "up"}, headers=client)
+            reply = httpx.post(f"{base}/api/feedback", json={"answer_id": answer_id, "vote": "up"}, headers=client,
+                               timeout=60)
             assert reply.status_code == 201, reply.text
-        codes = [httpx.post(f"{base}/api/ask", json={"question": KNOWN[0][0]}, headers=client).status_code
+        codes = [httpx.post(f"{base}/api/ask", json={"question": KNOWN[0][0]}, headers=client, timeout=60).status_code
                  for _ in range(4)]
         assert codes == [200, 200, 429, 429]
         with psycopg.connect(postgres) as db:
