@@ -174,10 +174,10 @@ class Pipeline:
         if screen.rule == "individual_dose":  # any study figure could be read as a dose
             answerable = False
         draft, history = Draft(""), state["history"]
-        # what is asked for is nowhere in the sources: say so, offer nothing near (not even a reviewed entry)
-        state["focus"] = self._absent_focus(state) if answerable else ""
-        if answerable and not state["focus"]:
+        if answerable:
             draft = self._library_draft(state)
+        # no entry, and what is asked for is nowhere in the sources: say so, offer nothing near
+        state["focus"] = self._absent_focus(state) if answerable and draft.empty else ""
         relevant = (
             bool(passages)
             and passages[0].dense >= self.settings.min_relevance
