@@ -25,7 +25,7 @@
     zh: {
       title: "干细胞治疗1型糖尿病 · 问答", open: "打开问答", close: "关闭", send: "发送",
       placeholder: "请输入您的问题", label: "AI生成内容", sources: "参考来源", thinking: "正在查找资料…",
-      up: "有帮助", down: "没有帮助", thanks: "谢谢您的反馈。", error: "暂时无法回答，请稍后再试。",
+      up: "有帮助", down: "没有帮助", thanks: "谢谢您的反馈。", voteNotSaved: "反馈未能保存，请稍后再试。", error: "暂时无法回答，请稍后再试。",
       busy: "提问过于频繁，请 {s} 秒后再试。", question: "您的问题", resolved: "结合上文理解为：",
       notice: "本服务的回答由AI根据资料库自动生成，仅供科普参考，不构成医疗建议。如遇急症请立即拨打急救电话。"
     },
@@ -33,6 +33,7 @@
       title: "Stem-cell therapy for type 1 diabetes: Q&A", open: "Open the Q&A", close: "Close", send: "Send",
       placeholder: "Type your question", label: "AI-generated", sources: "Sources", thinking: "Looking it up…",
       up: "Helpful", down: "Not helpful", thanks: "Thank you for your feedback.",
+      voteNotSaved: "Your vote could not be saved; please try later.",
       error: "Sorry, no answer right now; please try again later.",
       busy: "Too many questions; please try again in {s} s.", question: "Your question",
       resolved: "Understood with the earlier question as: ",
@@ -174,8 +175,11 @@
         fetch(base + "api/feedback", {
           method: "POST", headers: { "Content-Type": "application/json" },
           body: JSON.stringify({ answer_id: answerId, vote: v[0] })
-        }).then(function () { row.appendChild(el("span", "thanks", null, TEXT[L].thanks)); })
-          .catch(function () {});
+        }).then(function (r) { return r.ok; }, function () { return false; })
+          .then(function (stored) {  // thanked only once the vote is stored; otherwise say it was not saved
+            row.appendChild(el("span", "thanks", { role: "status" }, stored ? TEXT[L].thanks : TEXT[L].voteNotSaved));
+            if (!stored) row.querySelectorAll("button").forEach(function (x) { x.disabled = false; });
+          });
       });
       row.appendChild(b);
     });
