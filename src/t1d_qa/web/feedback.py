@@ -91,10 +91,7 @@ class FeedbackStore:
     def record(self, answer_id: str, vote: str, comment: str | None = None, question: str | None = None,
                language: str | None = None, channel: str = "page") -> int:
         """Store one vote and return its row id."""
-        if vote not in VOTES:
-            raise ValueError(f"vote must be one of {VOTES}, not {vote!r}")
-        row = (answer_id, vote, _clip(comment), _clip(question, 100_000) if self.store_question_text else None,
-               language, channel, datetime.now(UTC).isoformat(timespec="seconds"))
+        row = _row(answer_id, vote, comment, question if self.store_question_text else None, language, channel)
         with self._lock, self._connect() as db:
             cur = db.execute(
                 "INSERT INTO feedback (answer_id, vote, comment, question, language, channel, created_at)"
@@ -127,6 +124,14 @@ class FeedbackStore:
             raise FeedbackUnavailable(f"the feedback store {self.path} cannot be written ({exc})") from exc
 
 
+def _row(answer_id: str, vote: str, comment, question, language, channel: str) -> tuple:
+    """One feedback row as both stores insert it; the question only when the clinic keeps question text."""
+    if vote not in VOTES:
+        raise ValueError(f"vote must be one of {VOTES}, not {vote!r}")
+    return (answer_id, vote, _clip(comment), _clip(question, 100_000), language, channel,
+            datetime.now(UTC).isoformat(timespec="seconds"))
+
+
 def _clip(comment: str | None, limit: int = MAX_COMMENT_CHARS) -> str | None:
     """Trimmed, cut to the limit, and storable anywhere: no lone surrogates, no NUL (PostgreSQL refuses it)."""
     comment = (comment or "").strip()[:limit].replace("\x00", "")
@@ -152,10 +157,7 @@ class PostgresFeedbackStore(FeedbackStore):
 
     def record(self, answer_id: str, vote: str, comment: str | None = None, question: str | None = None,
                language: str | None = None, channel: str = "page") -> int:
-        if vote not in VOTES:
-            raise ValueError(f"vote must be one of {VOTES}, not {vote!r}")
-        row = (answer_id, vote, _clip(comment), _clip(question, 100_000) if self.store_question_text else None,
-               language, channel, datetime.now(UTC).isoformat(timespec="seconds"))
+        row = _row(answer_id, vote, comment, question if self.store_question_text else None, language, channel)
         with self._connect() as db:
             cur = db.execute(
                 "INSERT INTO feedback (answer_id, vote, comment, question, language, channel, created_at)"
