@@ -137,3 +137,30 @@ def test_a_follow_up_is_a_new_question_never_the_last_answer(pipeline):
     again = pipeline.ask("那风险呢？", history=history)
     assert again.kind == "answer" and again.answer.strip() not in first.answer
     assert again.to_dict()["entry_id"] != first.to_dict()["entry_id"]
+
+
+def test_an_entry_that_says_the_sources_lack_it_is_an_honest_no_answer(pipeline):
+    """A reviewed entry marked focus_absent (a price, insurance) keeps its related facts and citations,
+    but the reply's kind is no_answer: the question's focus is not in the sources."""
+    from t1d_qa import safety
+    from t1d_qa.answer import finish
+    from t1d_qa.compose.matcher import Match
+
+    entry = pipeline.library.library.get("general-cost", "en")
+    assert entry.focus_absent
+    draft = pipeline.library._draft([Match(entry, entry.aspect, 1.0, entry.question)], "en")
+    state = {"question": entry.question, "screen": safety.Screen("ok", language="en"), "draft": draft}
+    answer = finish(state, pipeline.settings)
+    assert answer.kind == "no_answer" and answer.answer.startswith("My sources don't give a price")
+    assert answer.citations and answer.to_dict()["source"] == "library"
+
+
+@pytest.mark.parametrize(
+    "question",
+    ["Can a woman get pregnant after an islet transplant while she is on anti-rejection drugs?",
+     "杭州哪家医院能做干细胞胰岛移植"],
+)
+def test_a_focus_the_sources_lack_comes_before_any_reviewed_entry(pipeline, question):
+    answer = pipeline.ask(question)
+    assert answer.kind == "no_answer" and not answer.citations
+    assert answer.answer.startswith(("My sources don't give", "我的资料里没有提供"))

@@ -93,6 +93,8 @@ def test_a_good_entry_loads_with_its_resolved_sections(tmp_path):
         ({"entities": ["vertex"]}, "unknown entities ['vertex']"),
         ({"aspect": "price"}, "unknown aspect 'price'"),
         ({"aspect": None}, "lacks aspect"),
+        ({"focus_absent": True}, "focus_absent entries start by saying the sources do not give it"),
+        ({"focus_absent": "yes"}, "focus_absent must be true or false"),
     ],
 )
 def test_a_broken_entry_is_named_with_file_entry_and_sentence(tmp_path, changes, expected):
@@ -115,7 +117,7 @@ def test_twins_must_exist_and_agree(tmp_path):
                  question="zimislecel试验发现了什么？")
     write_library(tmp_path, [zh, other], lang="zh")
     problems = library.check(corpus)
-    assert any("zimislecel-results: entities/aspect differ" in p for p in problems), problems
+    assert any("zimislecel-results: entities/aspect/focus_absent differ" in p for p in problems), problems
     assert any("other-entry has no twin in the en library" in p for p in problems), problems
 
 
@@ -197,6 +199,50 @@ def test_entities_are_found_in_both_languages_with_typos(lexicon, text, entities
     from t1d_qa.compose.matcher import normalize
 
     assert lexicon.entities_in(normalize(text)) == entities
+
+
+def test_an_entry_that_says_the_sources_lack_it_loads_as_focus_absent(tmp_path):
+    lead = {"text": "My sources don't give a price, because zimislecel is not approved for sale.",
+            "cite": "reichman2025-en § results"}
+    lib = library.load_library(write_library(tmp_path, [entry(focus_absent=True, answer=[lead, GOOD["answer"][1]])]))
+    assert lib.get("zimislecel-results", "en").focus_absent
+    assert not library.load_library(write_library(tmp_path / "plain", [entry()])).entries[0].focus_absent
+
+
+@pytest.fixture(scope="module")
+def corpus_sentences():
+    """The normalised corpus sentences per language, as the answer chain hands them to absent_focus."""
+    from t1d_qa.compose.matcher import normalize
+    from t1d_qa.corpus import chunk_corpus, load_corpus, split_sentences
+
+    out: dict[str, list[str]] = {}
+    for chunk in chunk_corpus(load_corpus(CORPUS)):
+        out.setdefault(chunk.lang, []).extend(normalize(s) for s in split_sentences(chunk.text))
+    return out
+
+
+@pytest.mark.parametrize(
+    ("question", "lang", "absent"),
+    [
+        # the cue occurs in the corpus, but never together with anything else the question asks
+        ("Can a woman get pregnant after an islet transplant while on anti-rejection drugs?", "en",
+         "anything about pregnancy, fertility or breastfeeding"),
+        ("Does pregnancy change what my HbA1c means?", "en", ""),  # "pregnancy can skew HbA1c"
+        ("How many yuan does the Tianjin transplant cost?", "en", "the price"),
+        ("How much does it cost to be in the VX-880 trial?", "en", ""),  # the site letter: no cost
+        ("干细胞移植以后能坐飞机去旅游吗", "zh", "旅行"),
+        # a city is a focus only when the question asks where or which hospital
+        ("广州哪家医院可以做干细胞治疗", "zh", "这个城市的医院"),
+        ("我们在上海，国家真的批准干细胞治糖尿病了吗", "zh", ""),
+        ("北京哪家医院做了CiPSC那项研究", "zh", ""),  # the CiPSC teams include Beijing's
+        # two foci, one given: answer the one that is
+        ("How much does it cost to be in a trial like VX-880 and will my insurance cover it?", "en", ""),
+        ("What did the zimislecel trial find?", "en", ""),
+    ],
+)
+def test_a_focus_is_given_only_with_something_else_the_question_asks(lexicon, corpus_sentences, question, lang,
+                                                                      absent):
+    assert lexicon.absent_focus(question, lang, corpus_sentences[lang]) == absent
 
 
 def test_the_lexicon_names_only_known_entities_and_aspects(lexicon):

@@ -174,10 +174,11 @@ class Pipeline:
         if screen.rule == "individual_dose":  # any study figure could be read as a dose
             answerable = False
         draft, history = Draft(""), state["history"]
-        if answerable:
+        # what is asked for is not in the sources (a price, pregnancy, a city): say so, before any
+        # reviewed entry or nearby passage could answer something else
+        state["focus"] = self._absent_focus(state) if answerable else ""
+        if answerable and not state["focus"]:
             draft = self._library_draft(state)
-        # no entry, and what is asked for is nowhere in the sources: say so, offer nothing near
-        state["focus"] = self._absent_focus(state) if answerable and draft.empty else ""
         relevant = (
             bool(passages)
             and passages[0].dense >= self.settings.min_relevance
@@ -189,7 +190,8 @@ class Pipeline:
                 draft = self.composer.balance(draft, screen.language)
             if repeats(draft.text, history):  # a follow-up gets a new answer or none, never the last one again
                 draft = Draft("")
-        if screen.kind == "out_of_scope_candidate" and draft.empty and not relevant:
+        # a patient's focus the sources lack (sport after a transplant) is in scope: no_answer, said so
+        if screen.kind == "out_of_scope_candidate" and draft.empty and not relevant and not state["focus"]:
             state["screen"] = safety.Screen("out_of_scope", "low_relevance", language=screen.language)
         state["draft"] = draft
         return state
@@ -208,7 +210,7 @@ class Pipeline:
         from .compose.matcher import Lexicon
 
         lang = state["screen"].language
-        return Lexicon.load_default().absent_focus(state["resolved"], lang, self.library.texts.get(lang, []))
+        return Lexicon.load_default().absent_focus(state["resolved"], lang, self.library.sentences.get(lang, []))
 
     def _check(self, state: dict) -> dict:
         state["answer"] = finish(state, self.settings)
@@ -310,8 +312,9 @@ def finish(state: dict, settings: Settings) -> Answer:
         kind = "no_answer"
         focus = state.get("focus")
         parts.append(replies.text("focus_absent", lang, focus=focus) if focus else replies.text("no_answer", lang))
-    else:
-        kind, citations = "answer", draft.citations
+    else:  # a reviewed entry that says the sources lack what is asked is an honest no_answer
+        kind = "no_answer" if draft.entries and all(e.focus_absent for e in draft.entries) else "answer"
+        citations = draft.citations
         parts.append(draft.text)
     if kind == "answer" and draft.general:
         parts.insert(0, replies.text("library_general", lang))

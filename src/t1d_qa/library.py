@@ -32,6 +32,13 @@ ASPECTS = (
 MIN_PARAPHRASES = 6
 MIN_SENTENCES, MAX_SENTENCES = 2, 6
 ENTRY_KEYS = ("id", "entities", "aspect", "question", "paraphrases", "answer")
+# An entry marked `focus_absent: true` answers a question whose focus the sources do not give (a
+# price, insurance): its first sentence must say so in these words, and the reply's kind is
+# no_answer, with the related facts that follow (issue 10: "honest partial answers").
+ABSENT_LEAD = {
+    "en": re.compile(r"^my sources (don't|do not) (give|say|cover)", re.I),
+    "zh": re.compile(r"^我的资料里?没有(给出|提供|说明|涉及)"),
+}
 FILE_KEYS = ("lang", "kind", "reviewed", "reviewer", "entries")
 
 # Wording that belongs to the project's editing, not to a reply a patient reads (issue 10).
@@ -70,6 +77,7 @@ class Entry:
     reviewed: str
     reviewer: str
     path: Path
+    focus_absent: bool = False  # the sources do not give what is asked; the reply's kind is no_answer
 
     @property
     def key(self) -> tuple[str, str]:
@@ -261,6 +269,13 @@ def _load_entry(raw, where: str, path: Path, lang: str, meta: dict, corpus: dict
     answer = raw["answer"] if isinstance(raw["answer"], list) else []
     if not MIN_SENTENCES <= len(answer) <= MAX_SENTENCES:
         problems.append(f"{where}: {len(answer)} answer sentences; {MIN_SENTENCES}-{MAX_SENTENCES} needed")
+    focus_absent = raw.get("focus_absent", False)
+    if not isinstance(focus_absent, bool):
+        problems.append(f"{where}: focus_absent must be true or false")
+    elif focus_absent and answer and not ABSENT_LEAD[lang].search(str(answer[0].get("text", "")).strip()
+                                                                  if isinstance(answer[0], dict) else ""):
+        problems.append(f"{where}: focus_absent entries start by saying the sources do not give it "
+                        f"({ABSENT_LEAD[lang].pattern!r})")
     sentences = []
     for n, item in enumerate(answer, 1):
         sentence, trouble = _verify_sentence(item, f"{where}, sentence {n}", lang, corpus)
@@ -271,6 +286,7 @@ def _load_entry(raw, where: str, path: Path, lang: str, meta: dict, corpus: dict
         id=str(raw["id"]), lang=lang, entities=tuple(entities), aspect=str(raw["aspect"]),
         question=str(raw["question"]).strip(), paraphrases=tuple(dict.fromkeys(paraphrases)),
         answer=tuple(sentences), reviewed=str(meta["reviewed"]), reviewer=str(meta["reviewer"]), path=path,
+        focus_absent=focus_absent is True,
     )
     return (None if problems else entry), problems
 
@@ -310,8 +326,9 @@ def _cross_checks(entries: list[Entry]) -> list[str]:
             problems.append(f"{only.path}: entry {entry_id} has no twin in the {lang} library")
         if len(twins) == 2:
             zh, en = twins["zh"], twins["en"]
-            if set(zh.entities) != set(en.entities) or zh.aspect != en.aspect:
-                problems.append(f"{zh.path}: entry {entry_id}: entities/aspect differ from its twin in {en.path}")
+            if set(zh.entities) != set(en.entities) or zh.aspect != en.aspect or zh.focus_absent != en.focus_absent:
+                problems.append(f"{zh.path}: entry {entry_id}: entities/aspect/focus_absent differ from its twin "
+                                f"in {en.path}")
     seen: dict[tuple[str, str], str] = {}
     for e in entries:
         for p in (e.question, *e.paraphrases):

@@ -164,7 +164,7 @@ TEXTS: dict[str, dict[str, str]] = {
     },
     # Honest partial answers (extractive composer): the question's focus is not in the sources.
     "focus_absent": {
-        "zh": "我的资料里没有关于{focus}的信息，我不想凭猜测回答。建议您向您的医生或糖尿病医疗团队咨询。",
+        "zh": "我的资料里没有提供关于{focus}的信息，没有能回答这个问题的内容，我不想凭猜测回答。建议您向您的医生或糖尿病医疗团队咨询。",
         "en": "My sources don't give {focus}, and I won't guess. Please ask your doctor or diabetes team.",
     },
     # Extractive answers quote the clinic's commercial article only as what it says.

@@ -14,7 +14,7 @@ from ..config import Settings
 from ..corpus import split_sentences
 from ..library import Library, load_library
 from . import Draft
-from .matcher import Match, Matcher, cached_encoder
+from .matcher import Match, Matcher, cached_encoder, normalize
 
 log = logging.getLogger(__name__)
 
@@ -32,9 +32,10 @@ class LibraryComposer:
             encode = cached_encoder(index.embeddings, folder / "question-vectors.npz")
             self.matcher = Matcher.load_or_train(self.library, encode, folder)
         self._sections: dict[tuple[str, str], list[tuple[str, str, dict]]] = {}
-        self.texts: dict[str, list[str]] = {}  # chunk texts per language, for Lexicon.absent_focus
+        # normalised corpus sentences per language, for Lexicon.absent_focus
+        self.sentences: dict[str, list[str]] = {}
         for chunk_id, text, meta in index.all_chunks():
-            self.texts.setdefault(meta.get("lang", ""), []).append(text)
+            self.sentences.setdefault(meta.get("lang", ""), []).extend(normalize(s) for s in split_sentences(text))
             path = meta.get("section", "").split(" > ")
             if len(path) > 1:
                 self._sections.setdefault((meta.get("doc_id", ""), path[1]), []).append((chunk_id, text, meta))
