@@ -55,6 +55,9 @@ class Settings:
     rate_limit_per_minute: int = 20
     max_body_bytes: int = 16_384
     store_question_text: bool = False
+    clinic_name: str = ""  # who runs the service, shown in the chat's welcome panel
+    privacy_url: str = ""  # the clinic's privacy notice, linked from the welcome panel and the footer
+    client_timeout_s: float = 15.0  # the page and widget stop waiting and show the local texts after this
     log_level: str = "WARNING"
 
     @property
@@ -99,6 +102,10 @@ class Settings:
             raise ConfigError("T1D_QA_COLLECTION needs at least 3 characters (a Chroma rule)")
         if not self.emergency_number.strip():
             raise ConfigError("T1D_QA_EMERGENCY_NUMBER can never be empty")
+        if not 1 <= self.client_timeout_s <= 120:
+            raise ConfigError("T1D_QA_CLIENT_TIMEOUT_S must be between 1 and 120 seconds")
+        if self.privacy_url and not self.privacy_url.startswith(("https://", "http://", "/")):
+            raise ConfigError("T1D_QA_PRIVACY_URL must start with https://, http:// or /")
 
 
 def _env_names(fields) -> list[str]:

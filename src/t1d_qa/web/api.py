@@ -1,4 +1,4 @@
-"""JSON API: POST /api/ask, POST /api/feedback, GET /api/health, and the widget script.
+"""JSON API: POST /api/ask, POST /api/feedback, GET /api/health.
 
 Errors are JSON: {"error": {"code", "message"}}; 400 empty question, 413 body too large,
 422 malformed body, 403 origin not allowed, 429 rate limited (with Retry-After).
@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import json
 import re
-from importlib.resources import files
 
 from fastapi import APIRouter, FastAPI, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from .. import __version__
@@ -78,6 +77,9 @@ def build_router(chat: Chat, store: FeedbackStore, limiter: RateLimiter, setting
         guard(request)
         body = await read_json(request, settings.max_body_bytes)
         answer_id, vote, comment, question = parse_feedback(body)
+        if isinstance(body.get("row"), int) and comment:  # a comment on the vote the widget just sent
+            await run_in_threadpool(store.add_comment, body["row"], comment, answer_id)
+            return {"ok": True, "id": body["row"]}
         row = await run_in_threadpool(store.record, answer_id, vote, comment, question,
                                       language_of(question or comment or ""), "widget")
         return {"ok": True, "id": row}
@@ -85,12 +87,6 @@ def build_router(chat: Chat, store: FeedbackStore, limiter: RateLimiter, setting
     @router.get("/api/health")
     async def health() -> dict:
         return {"status": "ok", "version": __version__}
-
-    @router.get("/widget.js", include_in_schema=False)
-    async def widget() -> Response:
-        script = files("t1d_qa.web").joinpath("static/widget.js").read_bytes()
-        return Response(script, media_type="text/javascript; charset=utf-8",
-                        headers={"Cache-Control": "public, max-age=300", "X-Content-Type-Options": "nosniff"})
 
     return router
 

@@ -1,8 +1,7 @@
-"""One FastAPI app for the clinic: the chat page at /chat, the JSON API and /widget.js."""
+"""One FastAPI app for the clinic: the chat page at /chat/, the JSON API, /widget.js and source pages."""
 
 from __future__ import annotations
 
-import gradio as gr
 import uvicorn
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
@@ -10,12 +9,10 @@ from fastapi.responses import RedirectResponse
 
 from ..answer import Pipeline
 from ..config import Settings
-from . import api
+from . import api, page
 from .chat import Chat, RateLimiter
 from .feedback import FeedbackStore
-from .page import CSS, build_page, theme
-
-PAGE_PATH = "/chat"
+from .page import PAGE_PATH
 
 
 def create_app(settings: Settings, pipeline: Pipeline, store: FeedbackStore | None = None) -> FastAPI:
@@ -24,16 +21,12 @@ def create_app(settings: Settings, pipeline: Pipeline, store: FeedbackStore | No
     chat, limiter = Chat(pipeline), RateLimiter(settings.rate_limit_per_minute)
     # No /docs or /redoc: FastAPI's docs pages load their scripts from a CDN.
     app = FastAPI(title="t1d-qa", docs_url=None, redoc_url=None, openapi_url="/api/openapi.json")
-    # Gradio adds its own (permissive) CORS only when the parent app has no CORSMiddleware.
     app.add_middleware(CORSMiddleware, allow_origins=list(settings.allowed_origins), allow_credentials=False,
                        allow_methods=["GET", "POST"], allow_headers=["Content-Type"], max_age=600)
     api.install_error_handler(app)
     app.include_router(api.build_router(chat, store, limiter, settings))
     app.add_api_route("/", lambda: RedirectResponse("chat/"), include_in_schema=False)  # relative: works under a root path
-    page = build_page(chat, store, limiter, settings)
-    # Under a proxy sub-path Gradio reads its public prefix from GRADIO_ROOT_PATH (e.g. /qa/chat).
-    gr.mount_gradio_app(app, page, path=PAGE_PATH, footer_links=[], run_history=False, ssr_mode=False,
-                        theme=theme(), css=CSS)
+    app.include_router(page.build_router(settings))
     return app
 
 
