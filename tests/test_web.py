@@ -10,6 +10,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from conftest import make_settings
+from t1d_qa import replies, safety
+from t1d_qa.config import ConfigError
+from t1d_qa.corpus import Document
 from t1d_qa.web import page as page_mod
 from t1d_qa.web.chat import RateLimiter, recent
 from t1d_qa.web.feedback import FeedbackStore
@@ -146,11 +149,14 @@ def test_cors_on_requests(client):
     assert same.status_code == 400  # the page's own origin passes the origin check
 
 
-def test_gradio_does_not_add_its_own_permissive_cors(client):
-    reply = client.get("/chat/config", headers={"Origin": "https://evil.example"})
-    assert "access-control-allow-origin" not in reply.headers
-    allowed = client.get("/chat/config", headers={"Origin": SITE})
-    assert allowed.headers.get("access-control-allow-origin") == SITE
+def test_chat_page_is_our_own_small_page(client):
+    zh = client.get("/chat/", headers={"Accept-Language": "zh-CN,zh;q=0.9,en;q=0.5"})
+    assert zh.status_code == 200 and '<html lang="zh-CN">' in zh.text
+    assert 'src="../widget.js" data-mode="page"' in zh.text  # the page runs the widget's client
+    assert "http://" not in zh.text and "https://" not in zh.text and "manifest" not in zh.text
+    assert '<html lang="en">' in client.get("/chat/", headers={"Accept-Language": "en-US"}).text
+    assert client.get("/chat", follow_redirects=False).headers["location"] == "chat/"
+    assert client.get("/favicon.ico").status_code == 204
 
 
 def test_health_page_and_widget_are_served(client):
@@ -197,10 +203,61 @@ def test_history_is_trimmed_to_recent_plain_turns():
     assert len(turns) == 6 and turns[-1] == {"role": "assistant", "content": "a"}
 
 
-def test_markdown_escape_shows_text_as_text():
-    escaped = page_mod.md_escape("<img src=x onerror=alert(1)> ![x](http://e.example/a.png) `c`")
-    assert "<" not in escaped and "\\!" not in escaped and "\\[" in escaped and "\\`" in escaped
-    assert list(page_mod.stream("One. Two? 三。四"))[-1] == "One. Two? 三。四"
+def served_config(client) -> dict:
+    text = client.get("/widget.js").text
+    return json.loads(text.split("var SERVER = ", 1)[1].split(";\n", 1)[0])
+
+
+def test_widget_carries_the_servers_fixed_texts_and_settings(pipeline, tmp_path):
+    custom = client_for(pipeline, tmp_path, emergency_number="999", clinic_name="Clinic <b>", client_timeout_s=7,
+                        privacy_url="/privacy")
+    config = served_config(custom)
+    for lang in ("zh", "en"):
+        assert config["replies"]["emergency"][lang] == replies.text("emergency", lang, number="999")
+        assert config["replies"]["error"][lang] == replies.text("error", lang, number="999")
+    assert (config["number"], config["clinic"], config["timeout_ms"], config["privacy_url"]) == (
+        "999", "Clinic <b>", 7000, "/privacy")
+    assert "<b>" not in custom.get("/widget.js").text  # escaped for the script context
+    assert config["danger"] == page_mod.danger_words() and config["reviewed"]["safety-en"]
+
+
+def test_danger_words_are_emergencies_for_the_server_too():
+    """The client's outage check never raises an alarm the server's screen would not raise."""
+    templates = {"zh": "我家孩子{}了，怎么办？", "en": "Help, my son {} and I am scared, what do I do?"}
+    words = page_mod.danger_words()["emergency"]
+    assert words["zh"] and words["en"]
+    for lang, template in templates.items():
+        for word in words[lang]:
+            assert safety.screen(template.format(word), 2000).kind == "emergency", word
+
+
+def test_source_page_shows_the_document_escaped_with_section_anchors(client, tmp_path):
+    page = client.get("/sources/safety-en")
+    assert page.status_code == 200 and '<html lang="en">' in page.text and "<script" not in page.text
+    assert 'id="Never-stop,-skip-or-change-insulin' in page.text
+    assert client.get("/sources/no-such-doc").status_code == 404
+    assert client.get("/sources.css").headers["content-type"].startswith("text/css")
+    doc = Document(id="x-en", title="T <script>alert(1)</script>", lang="en", kind="article", source="s & t",
+                   reviewed="2026-01-01", body="# T\n\n## A <b> section\n\nText <img src=x onerror=alert(1)>\n",
+                   path=tmp_path / "x.md")
+    html = page_mod.source_html(doc)
+    assert "<script>" not in html and "<img" not in html and "<b>" not in html
+    assert 'id="A-&lt;b&gt;-section"' in html and "&lt;img src=x" in html
+
+
+def test_a_comment_joins_the_vote_it_belongs_to(client):
+    vote = client.post("/api/feedback", json={"answer_id": "c0ffee", "vote": "up", "channel": "page"}).json()
+    client.post("/api/feedback", json={"answer_id": "other", "vote": "up", "comment": "hijack", "row": vote["id"]})
+    client.post("/api/feedback", json={"answer_id": "c0ffee", "vote": "up", "comment": "clear", "row": vote["id"]})
+    [row] = [r for r in client.store.rows() if r["id"] == vote["id"]]
+    assert (row["comment"], row["channel"]) == ("clear", "page")
+
+
+@pytest.mark.parametrize("setting", [{"client_timeout_s": 0}, {"client_timeout_s": 500},
+                                     {"privacy_url": "javascript:alert(1)"}])
+def test_web_client_settings_are_checked(tmp_path, setting):
+    with pytest.raises(ConfigError):
+        make_settings(tmp_path, **setting)
 
 
 def test_serve_uses_settings_for_host_and_port(monkeypatch, settings, pipeline):

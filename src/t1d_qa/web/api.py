@@ -81,7 +81,7 @@ def build_router(chat: Chat, store: FeedbackStore, limiter: RateLimiter, setting
             await run_in_threadpool(store.add_comment, body["row"], comment, answer_id)
             return {"ok": True, "id": body["row"]}
         row = await run_in_threadpool(store.record, answer_id, vote, comment, question,
-                                      language_of(question or comment or ""), "widget")
+                                      language_of(question or comment or ""), channel_of(body))
         return {"ok": True, "id": row}
 
     @router.get("/api/health")
@@ -89,6 +89,11 @@ def build_router(chat: Chat, store: FeedbackStore, limiter: RateLimiter, setting
         return {"status": "ok", "version": __version__}
 
     return router
+
+
+def channel_of(body: dict) -> str:
+    """'page' from the chat page, 'widget' from the widget (and from any other caller)."""
+    return "page" if body.get("channel") == "page" else "widget"
 
 
 def check_origin(request: Request, allowed: tuple[str, ...]) -> None:

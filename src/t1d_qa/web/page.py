@@ -63,6 +63,7 @@ def client_config(settings: Settings) -> dict:
         "max_chars": settings.max_question_chars,
         "replies": texts,
         "danger": danger,
+        "reviewed": {doc.id: str(doc.reviewed) for doc in load_corpus(settings.corpus_dir) if doc.reviewed},
     }
 
 

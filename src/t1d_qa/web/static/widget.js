@@ -338,13 +338,13 @@
     if (a.resolved_question && a.resolved_question !== a.question) {
       node.appendChild(el("p", "resolved", null, T.resolved + a.resolved_question));
     }
-    var cards = {};
+    var cards = {}, citations = Array.isArray(a.citations) ? a.citations : [];
+    var sources = citations.length ? sourceList(citations, L, cards) : null;  // first: [n] links need the cards
     node.appendChild(textBlocks(a.answer, function (n) { return cards[n]; }));
     if (a.kind !== "answer" && cfg.contact && a.answer.indexOf(cfg.contact) < 0) {
       node.appendChild(el("p", "contact", null, T.person.replace("{c}", cfg.contact)));
     }
-    var citations = Array.isArray(a.citations) ? a.citations : [];
-    if (citations.length) node.appendChild(sourceList(citations, L, cards));
+    if (sources) node.appendChild(sources);
     node.appendChild(el("p", "disclaimer", null, a.disclaimer || ""));
     if (a.answer_id) node.appendChild(votes(a.answer_id, L, node));
     return node;
@@ -442,7 +442,8 @@
       var section = String(c.section || "").split(" > ").pop();
       if (section && section !== c.title) card.appendChild(el("span", "source-section", null, section));
       if (c.quote) card.appendChild(el("q", "source-quote", null, c.quote));
-      if (c.reviewed) card.appendChild(el("span", "source-date", null, T.reviewed.replace("{d}", c.reviewed)));
+      var reviewed = c.reviewed || (cfg.reviewed || {})[c.doc_id];
+      if (reviewed) card.appendChild(el("span", "source-date", null, T.reviewed.replace("{d}", reviewed)));
       if (c.as_of) card.appendChild(el("span", "source-date", null, T.asOf.replace("{d}", c.as_of)));
       if (c.source) card.appendChild(el("span", "source-ref", null, c.source));
       if (c.doc_id) {
@@ -467,7 +468,7 @@
         chosen = v[0];
         b.setAttribute("aria-pressed", "true");
         row.querySelectorAll("button").forEach(function (x) { x.setAttribute("aria-disabled", "true"); });
-        post("api/feedback", { answer_id: answerId, vote: chosen }).then(function (reply) {
+        post("api/feedback", { answer_id: answerId, vote: chosen, channel: pageMode ? "page" : "widget" }).then(function (reply) {
           row.appendChild(el("span", "thanks", { role: "status" }, T.thanks));
           if (reply && reply.id) message.appendChild(commentForm(answerId, chosen, reply.id, L, b));
         });
@@ -633,6 +634,7 @@
       ".bubble { position: fixed; bottom: 20px; " + side + ": 20px; z-index: 2147483000; display: flex; align-items: center; gap: 8px;",
       "  min-height: 48px; padding: 12px 18px; border: 0; border-radius: 999px; background: #0f766e; color: #fff; font-size: 16px; cursor: pointer; box-shadow: 0 4px 14px rgba(0,0,0,.25); }",
       "button:focus-visible, a:focus-visible, textarea:focus-visible, summary:focus-visible, .log:focus-visible, .source:focus { outline: 3px solid #b45309; outline-offset: 2px; }",
+      ".input:focus-visible { outline: none; }",
       ".bubble-icon { font-weight: 700; }",
       ".panel { position: fixed; bottom: 84px; " + side + ": 20px; z-index: 2147483001; width: min(420px, calc(100vw - 24px));",
       "  height: min(680px, calc(100vh - 110px)); display: flex; flex-direction: column; background: #fff; color: #111827;",
