@@ -36,7 +36,7 @@
       title: "干细胞治疗1型糖尿病 · 问答", open: "打开问答", hide: "收起问答", close: "关闭", send: "发送",
       placeholder: "请输入您的问题", question: "您的问题", label: "AI生成内容", sources: "参考来源",
       thinking: "正在查找资料…", up: "有帮助", down: "没有帮助", thanks: "谢谢您的反馈。",
-      comment: "补充意见（可选）", commentSend: "提交意见", commentThanks: "已收到您的意见，谢谢。",
+      comment: "补充意见（可选）", commentSend: "提交意见", commentThanks: "已收到您的意见，谢谢。", notSaved: "意见未能保存，请稍后再试。",
       busy: "提问过于频繁，请 {s} 秒后再试。", resolved: "结合上文理解为：", newChat: "新对话",
       switchTo: "English", switchLang: "en", log: "对话记录",
       notice: "自动问答助手，不是医生。紧急情况请立即拨打", call: "拨打 {n}", emergency: "紧急情况",
@@ -59,7 +59,7 @@
       send: "Send", placeholder: "Type your question", question: "Your question", label: "AI-generated",
       sources: "Sources", thinking: "Looking it up…", up: "Helpful", down: "Not helpful",
       thanks: "Thank you for your feedback.", comment: "Comment (optional)", commentSend: "Send comment",
-      commentThanks: "Comment received, thank you.", busy: "Too many questions; please try again in {s} s.",
+      commentThanks: "Comment received, thank you.", notSaved: "Your comment could not be saved; please try later.", busy: "Too many questions; please try again in {s} s.",
       resolved: "Understood with the earlier question as: ", newChat: "New chat", switchTo: "中文",
       switchLang: "zh", log: "Conversation",
       notice: "An automated assistant, not a doctor. In an emergency call", call: "Call {n}", emergency: "Emergency",
@@ -82,7 +82,7 @@
   };
 
   var lang = pickLanguage(data.lang);
-  var history = [], items = [], busyAsking = false, originBlocked = false, opener = null;
+  var history = [], items = [], busyAsking = false, originBlocked = false;
   var host = pageMode ? document.getElementById(data.target || "t1d-qa") : document.createElement("div");
   if (!host) return;
   if (!pageMode) host.id = "t1d-qa-widget";
@@ -235,7 +235,7 @@
     bubble.setAttribute("aria-expanded", String(open));
     bubble.lastChild.textContent = open ? TEXT[lang].hide : TEXT[lang].open;
     panel.setAttribute("aria-modal", String(open && isModal()));
-    if (open) { opener = document.activeElement; input.focus(); scrollToLast(); }
+    if (open) { input.focus(); scrollToLast(); }
     else bubble.focus();
   }
 
@@ -390,7 +390,8 @@
   // The answer as paragraphs and lists; "[n]" becomes a link to source card n.
   function textBlocks(text, cardFor) {
     var wrap = el("div", "text"), list = null;
-    String(text || "").split("\n").forEach(function (line) {
+    // One cited sentence (or run of sentences) per paragraph: the direct answer stands first, alone.
+    String(text || "").replace(/((?:\[\d+\])+)[ \t]*(?=\S)/g, "$1\n").split("\n").forEach(function (line) {
       line = line.trim();
       if (!line) { list = null; return; }
       var numbered = /^(\d+)[.、)]\s*/.exec(line), bullet = /^[·•\-*]\s*/.exec(line);
@@ -468,18 +469,17 @@
         chosen = v[0];
         b.setAttribute("aria-pressed", "true");
         row.querySelectorAll("button").forEach(function (x) { x.setAttribute("aria-disabled", "true"); });
-        post("api/feedback", { answer_id: answerId, vote: chosen, channel: pageMode ? "page" : "widget" }).then(function (reply) {
-          row.appendChild(el("span", "thanks", { role: "status" }, T.thanks));
-          if (reply && reply.id) message.appendChild(commentForm(answerId, chosen, reply.id, L, b));
-        });
+        var stored = post("api/feedback", { answer_id: answerId, vote: chosen, channel: pageMode ? "page" : "widget" });
+        row.appendChild(el("span", "thanks", { role: "status" }, T.thanks));
+        message.appendChild(commentForm(answerId, chosen, stored, L));
       });
       row.appendChild(b);
     });
     return row;
   }
 
-  function commentForm(answerId, vote, rowId, L, voteBtn) {
-    var T = TEXT[L], f = el("form", "comment"), id = "t1d-c-" + rowId;
+  function commentForm(answerId, vote, stored, L) {
+    var T = TEXT[L], f = el("form", "comment"), id = "t1d-c-" + answerId;
     f.appendChild(el("label", null, { for: id }, T.comment));
     var area = el("textarea", "comment-input", { id: id, rows: "2", maxlength: "1000" });
     var send = el("button", "comment-send", { type: "submit" }, T.commentSend);
@@ -488,8 +488,10 @@
     f.addEventListener("submit", function (e) {
       e.preventDefault();
       if (!area.value.trim()) return;
-      post("api/feedback", { answer_id: answerId, vote: vote, comment: area.value.trim(), row: rowId }).then(function () {
-        var done = el("p", "thanks", { role: "status", tabindex: "-1" }, T.commentThanks);
+      stored.then(function (reply) {  // the comment joins the row the vote was stored in
+        return reply && reply.id ? post("api/feedback", { answer_id: answerId, vote: vote, comment: area.value.trim(), row: reply.id }) : null;
+      }).then(function (saved) {
+        var done = el("p", "thanks", { role: "status", tabindex: "-1" }, saved ? T.commentThanks : T.notSaved);
         f.replaceWith(done);
         done.focus();
       });
@@ -661,7 +663,7 @@
       ".pending { align-self: flex-start; color: #4b5563; }",
       ".note { align-self: flex-start; background: #fef3c7; }",
       ".bot { align-self: flex-start; background: #f3f4f6; }",
-      ".text p { margin: 6px 0; } .text p:first-child { font-weight: 600; } .text ol, .text ul { margin: 6px 0; padding-left: 22px; } .text li { margin: 4px 0; }",
+      ".text p { margin: 6px 0; } .text p:first-child:not(:only-child) { font-weight: 600; } .text ol, .text ul { margin: 6px 0; padding-left: 22px; } .text li { margin: 4px 0; }",
       ".kind-emergency .text p:first-child { font-weight: 700; }",
       ".cite { font-size: 13px; vertical-align: super; line-height: 1; color: #0f766e; padding: 0 1px; }",
       ".kind-emergency { background: #fef2f2; border: 3px solid #b91c1c; max-width: 100%; }",
@@ -673,7 +675,7 @@
       ".call-inline { color: #991b1b; font-weight: 700; white-space: nowrap; display: inline-block; min-height: 24px; }",
       ".offline { font-weight: 600; }",
       ".sources { margin: 8px 0; } .sources summary { cursor: pointer; font-weight: 600; min-height: 44px; display: flex; align-items: center; color: #0f766e; }",
-      ".source-list { margin: 4px 0; padding-left: 22px; } .source { margin-bottom: 10px; border-radius: 6px; }",
+      ".source-list { margin: 4px 0; padding: 0; list-style: none; } .source { margin-bottom: 10px; padding: 2px 4px; border-radius: 6px; }",
       ".source span, .source q, .source a { display: block; } .source-title { font-weight: 600; } .source-quote { margin: 2px 0; }",
       ".source-section, .source-ref, .source-date { color: #4b5563; font-size: 13px; }",
       ".source-ref { display: -webkit-box !important; -webkit-line-clamp: 2; -webkit-box-orient: vertical; overflow: hidden; }",
@@ -696,7 +698,7 @@
       ".send:disabled { background: #4b5563; cursor: wait; }",
       ".counter { margin: 4px 2px 0; font-size: 13px; color: #374151; text-align: right; } .counter.over { color: #991b1b; font-weight: 600; }",
       ".footer { margin: 0; padding: 2px 14px 8px; font-size: 13px; color: #374151; display: flex; flex-wrap: wrap; gap: 4px 14px; background: #fff; }",
-      ".footer a { color: #0f766e; }",
+      ".footer a, .welcome a:not(.call) { color: #0f766e; }",
       "@media (max-width: 480px) {",
       "  .panel:not(.page) { left: 0; right: 0; bottom: 0; width: 100vw; height: 100dvh; border-radius: 0; }",
       "  .bubble { bottom: 14px; " + side + ": 14px; }",
