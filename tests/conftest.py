@@ -65,3 +65,11 @@ def pipeline(session_settings, index):
     from t1d_qa.answer import Pipeline
 
     return Pipeline(session_settings, index)
+
+
+@pytest.fixture(scope="session")
+def screener():
+    """The screen as the pipeline runs it (lexicon, frames and combination scoring)."""
+    from t1d_qa import safety
+
+    return safety

@@ -156,11 +156,12 @@ def finish(state: dict, settings: Settings) -> Answer:
     if kind == "invalid":
         parts.append(screen.message)
     elif kind == "emergency":
-        parts.append(replies.text("emergency", lang, number=settings.emergency_number))
+        parts.append(replies.emergency(screen.rule, screen.places, lang, settings.emergency_number,
+                                       settings.crisis_line))
     elif kind == "out_of_scope":
         parts.append(replies.text("out_of_scope", lang))
     elif kind == "personal_advice":
-        parts.append(replies.text("personal_advice", lang))
+        parts.append(replies.text(f"personal_advice_{screen.team or 'diabetes'}", lang))
         if not draft.empty:
             parts += [replies.text("personal_advice_evidence", lang), draft.text]
             citations = draft.citations
@@ -183,7 +184,7 @@ def finish(state: dict, settings: Settings) -> Answer:
             kind = "no_answer"
             parts = [replies.text("no_answer", lang)] + ([replies.text(f"{topic}_warning", lang)] if topic else [])
         else:
-            parts = [replies.text(kind, lang)]
+            parts = parts[:1]  # the fixed emergency or refusal text
         citations, text = [], "\n\n".join(parts)
     return Answer(
         id=state.get("id"),

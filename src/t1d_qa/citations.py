@@ -19,9 +19,34 @@ class Citation:
     section: str
     source: str
     quote: str
+    reviewed: str = ""  # the cited document's review date
+    as_of: str | None = None  # set when the cited section is time-sensitive: its facts held on this date
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    @classmethod
+    def from_metadata(cls, n: int, chunk_id: str, metadata: dict, quote: str) -> Citation:
+        """A citation of an indexed chunk, carrying its document's dates."""
+        return cls(
+            n=n,
+            chunk_id=chunk_id,
+            doc_id=metadata.get("doc_id", ""),
+            title=metadata.get("title", ""),
+            section=metadata.get("section", ""),
+            source=metadata.get("source", ""),
+            quote=quote,
+            reviewed=metadata.get("reviewed", ""),
+            as_of=metadata.get("as_of") or None,
+        )
+
+    def dates(self, language: str) -> str:
+        """'reviewed 2026-11-29; as of 2026-11-29' in the reader's language ('' when undated)."""
+        zh = language == "zh"
+        parts = [f"{'审核日期' if zh else 'reviewed'} {self.reviewed}"] if self.reviewed else []
+        if self.as_of:
+            parts.append(f"{'信息截至' if zh else 'as of'} {self.as_of}")
+        return ("；" if zh else "; ").join(parts)
 
 
 class Numbering:
@@ -35,17 +60,7 @@ class Numbering:
         if chunk_id not in self._numbers:
             n = len(self._numbers) + 1
             self._numbers[chunk_id] = n
-            self._citations.append(
-                Citation(
-                    n=n,
-                    chunk_id=chunk_id,
-                    doc_id=metadata.get("doc_id", ""),
-                    title=metadata.get("title", ""),
-                    section=metadata.get("section", ""),
-                    source=metadata.get("source", ""),
-                    quote=quote,
-                )
-            )
+            self._citations.append(Citation.from_metadata(n, chunk_id, metadata, quote))
         return self._numbers[chunk_id]
 
     @property

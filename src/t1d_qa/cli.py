@@ -90,11 +90,18 @@ def cmd_serve(args, settings: Settings) -> int:
 
 
 def cmd_index(args, settings: Settings) -> int:
-    from .corpus import chunk_corpus, load_corpus
+    from datetime import date
+
+    from .corpus import chunk_corpus, load_corpus, stale_claims
     from .embeddings import load_embeddings
     from .index import Index, IndexUnavailable, remove_local_index
+    from .library import load_library
 
-    chunks = chunk_corpus(load_corpus(settings.corpus_dir))  # a broken corpus stops here, index untouched
+    docs = load_corpus(settings.corpus_dir)  # a broken corpus stops here, index untouched
+    for warning in stale_claims(docs, date.today(), settings.stale_after_days):
+        print(f"t1d-qa: warning: {warning}", file=sys.stderr)
+    library = load_library(settings.corpus_dir, docs)  # a broken answer library stops here too
+    chunks = chunk_corpus(docs)
     embeddings = load_embeddings(settings)
     if args.rebuild and not settings.chroma_url:
         remove_local_index(settings)
@@ -106,6 +113,7 @@ def cmd_index(args, settings: Settings) -> int:
         index.reset()
     report = index.sync(chunks, progress=sys.stderr.isatty())
     print(report.describe())
+    print(f"answer library verified: {len(library)} reviewed entries")
     return 0
 
 
@@ -168,7 +176,9 @@ def render_text(answer) -> str:
     if answer.citations:
         lines.append("\n参考来源：" if zh else "\nSources:")
         for c in answer.citations:
-            lines.append(f"[{c.n}] {c.title} — {c.section}\n    “{c.quote}”\n    {c.source}")
+            dates = c.dates(answer.language)
+            lines.append(f"[{c.n}] {c.title} — {c.section}\n    “{c.quote}”\n    {c.source}"
+                         + (f"\n    ({dates})" if dates else ""))
     lines.append(f"\n{answer.disclaimer}")
     return "\n".join(lines)
 

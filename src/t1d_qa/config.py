@@ -36,8 +36,11 @@ class Settings:
     # Below this dense cosine for the best passage the question is treated as not covered.
     min_relevance: float = 0.80
     max_answer_sentences: int = 4
+    # `t1d-qa index` warns about time-sensitive corpus sections dated as of longer ago than this (0 = off).
+    stale_after_days: int = 180
     max_question_chars: int = 2000
     emergency_number: str = "120"
+    crisis_line: str = "12356"  # China's national psychological assistance hotline (nationwide since 2025-05-01)
     clinic_contact: str = ""
     disclaimer_zh: str = (
         "本回答由AI根据资料库自动生成，仅供科普参考，不构成医疗建议，不能替代医生的诊断和治疗。"
@@ -100,8 +103,12 @@ class Settings:
             raise ConfigError("T1D_QA_MAX_QUESTION_CHARS must be at least 10")
         if len(self.collection) < 3:
             raise ConfigError("T1D_QA_COLLECTION needs at least 3 characters (a Chroma rule)")
+        if self.stale_after_days < 0:
+            raise ConfigError("T1D_QA_STALE_AFTER_DAYS must be 0 (off) or a number of days")
         if not self.emergency_number.strip():
             raise ConfigError("T1D_QA_EMERGENCY_NUMBER can never be empty")
+        if not self.crisis_line.strip():
+            raise ConfigError("T1D_QA_CRISIS_LINE can never be empty")
         if not 1 <= self.client_timeout_s <= 120:
             raise ConfigError("T1D_QA_CLIENT_TIMEOUT_S must be between 1 and 120 seconds")
         if self.privacy_url and not self.privacy_url.startswith(("https://", "http://", "/")):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 
 import yaml
@@ -12,6 +13,9 @@ import yaml
 KINDS = ("article", "reference", "safety")
 LANGS = ("zh", "en")
 REQUIRED_KEYS = ("id", "title", "lang", "kind", "source", "reviewed")
+# Optional front matter: sections whose claims can go out of date (approval status, trial phase),
+# each with the date its facts were last confirmed and where (see corpus/SOURCES.md).
+TIME_SENSITIVE_KEYS = ("section", "as_of", "source")
 # Files in the corpus folder that document it rather than belong to it.
 NOT_DOCUMENTS = {"SOURCES.md", "README.md"}
 
@@ -30,6 +34,15 @@ class CorpusError(ValueError):
 
 
 @dataclass(frozen=True)
+class TimeSensitive:
+    """A section whose claims were true as of a date, confirmed by a named source."""
+
+    heading: str  # the full `##` heading the entry's words matched
+    as_of: str  # YYYY-MM-DD
+    source: str
+
+
+@dataclass(frozen=True)
 class Document:
     id: str
     title: str
@@ -39,6 +52,7 @@ class Document:
     reviewed: str
     body: str
     path: Path
+    time_sensitive: tuple[TimeSensitive, ...] = ()
 
     @property
     def family(self) -> str:
@@ -57,9 +71,12 @@ class Chunk:
     source: str
     text: str
     sentences: tuple[str, ...] = field(default=(), compare=False)
+    reviewed: str = ""
+    as_of: str = ""  # set when the chunk's section is time-sensitive
+    as_of_source: str = ""
 
     def metadata(self) -> dict[str, str]:
-        return {
+        meta = {
             "chunk_id": self.id,
             "doc_id": self.doc_id,
             "title": self.title,
@@ -67,7 +84,11 @@ class Chunk:
             "lang": self.lang,
             "kind": self.kind,
             "source": self.source,
+            "reviewed": self.reviewed,
         }
+        if self.as_of:  # Chroma metadata cannot hold None: absent means "not time-sensitive"
+            meta.update(as_of=self.as_of, as_of_source=self.as_of_source)
+        return meta
 
 
 def family_of(doc_id: str) -> str:
@@ -116,7 +137,60 @@ def load_document(path: Path) -> Document:
     if not body.strip():
         raise CorpusError(f"{path}: the document has no text after its front matter")
     fields = {key: str(meta[key]).strip() for key in REQUIRED_KEYS}
-    return Document(**fields, body=body, path=path)
+    _check_date(fields["reviewed"], f"{path}: reviewed")
+    unknown = sorted(set(meta) - set(REQUIRED_KEYS) - {"time_sensitive"})
+    if unknown:
+        raise CorpusError(f"{path}: unknown front matter keys {', '.join(unknown)}; see corpus/SOURCES.md")
+    dated = _time_sensitive(meta.get("time_sensitive"), body, fields["reviewed"], path)
+    return Document(**fields, body=body, path=path, time_sensitive=dated)
+
+
+def _check_date(value: str, what: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise CorpusError(f"{what} must be a date YYYY-MM-DD, not {value!r}") from None
+
+
+def _time_sensitive(entries, body: str, reviewed: str, path: Path) -> tuple[TimeSensitive, ...]:
+    """The validated `time_sensitive:` list: each entry names one `##` heading by its words."""
+    if entries is None:
+        return ()
+    where = f"{path}: time_sensitive"
+    if not isinstance(entries, list):
+        raise CorpusError(f"{where} must be a list of {{section, as_of, source}} entries")
+    headings = [m.group(1).strip() for m in re.finditer(r"^##\s+(.+?)\s*#*\s*$", body, flags=re.M)]
+    out = []
+    for i, entry in enumerate(entries, 1):
+        if not isinstance(entry, dict) or set(entry) != set(TIME_SENSITIVE_KEYS):
+            raise CorpusError(f"{where} entry {i} must have exactly the keys {', '.join(TIME_SENSITIVE_KEYS)}")
+        words, as_of, source = (str(entry[key] or "").strip() for key in TIME_SENSITIVE_KEYS)
+        if not words or not source:
+            raise CorpusError(f"{where} entry {i}: section and source must not be empty")
+        if _check_date(as_of, f"{where} entry {i}: as_of") > date.fromisoformat(reviewed):
+            raise CorpusError(f"{where} entry {i}: as_of {as_of} is later than the document's reviewed date {reviewed}")
+        matches = [h for h in headings if words.lower() in h.lower()]
+        if len(matches) != 1:
+            found = "no" if not matches else f"{len(matches)}"
+            raise CorpusError(f"{where} entry {i}: section {words!r} matches {found} '##' headings; it must match exactly one")
+        out.append(TimeSensitive(matches[0], as_of, source))
+    return tuple(out)
+
+
+def stale_claims(docs: list[Document], today: date, max_age_days: int) -> list[str]:
+    """Warnings naming file, section and date for time-sensitive sections older than max_age_days
+    (0 turns the check off)."""
+    warnings = []
+    for doc in docs:
+        for entry in doc.time_sensitive:
+            age = (today - date.fromisoformat(entry.as_of)).days
+            if max_age_days and age > max_age_days:
+                warnings.append(
+                    f"{doc.path}: section '{entry.heading}' is time-sensitive and dated as of {entry.as_of} "
+                    f"({age} days ago, more than T1D_QA_STALE_AFTER_DAYS={max_age_days}); re-check it against "
+                    f"{entry.source}, then update the text, its as_of and the reviewed date"
+                )
+    return warnings
 
 
 def parse_front_matter(text: str, path: Path | str = "<text>") -> tuple[dict, str]:
@@ -128,7 +202,7 @@ def parse_front_matter(text: str, path: Path | str = "<text>") -> tuple[dict, st
         raise CorpusError(f"{path}: front matter is not closed by a '---' line")
     try:
         meta = yaml.safe_load(parts[1]) or {}
-    except yaml.YAMLError as exc:
+    except (yaml.YAMLError, ValueError) as exc:  # ValueError: a date like 2026-13-01
         raise CorpusError(f"{path}: front matter is not valid YAML ({exc})") from exc
     if not isinstance(meta, dict):
         raise CorpusError(f"{path}: front matter must be key: value lines")
@@ -212,12 +286,19 @@ def chunk_document(doc: Document, max_chars: int | None = None) -> list[Chunk]:
     limit = max_chars or (260 if doc.lang == "zh" else 700)
     chunks = []
     for section, text in sections(doc.body):
+        dated = _dated(doc, section)
         for piece in _pack(blocks(text), limit):
             sentences = tuple(_block_sentences(piece))
             if not sentences:
                 continue
-            chunks.append(_make_chunk(doc, section or doc.title, piece, sentences))
+            chunks.append(_make_chunk(doc, section or doc.title, piece, sentences, dated))
     return chunks
+
+
+def _dated(doc: Document, section: str) -> TimeSensitive | None:
+    """The time-sensitive entry covering this section (its `##` heading or a sub-heading of it)."""
+    path = section.split(" > ")
+    return next((entry for entry in doc.time_sensitive if entry.heading in path), None)
 
 
 def _pack(section_blocks: list[str], limit: int) -> list[str]:
@@ -260,8 +341,11 @@ def _block_sentences(piece: str) -> list[str]:
     return [s for s in out if s]
 
 
-def _make_chunk(doc: Document, section: str, text: str, sentences: tuple[str, ...]) -> Chunk:
-    digest = hashlib.sha256(f"{section}\n{text}".encode()).hexdigest()[:16]
+def _make_chunk(doc: Document, section: str, text: str, sentences: tuple[str, ...],
+                dated: TimeSensitive | None = None) -> Chunk:
+    as_of, as_of_source = (dated.as_of, dated.source) if dated else ("", "")
+    # The dates are part of the content address, so a re-review reaches the stored metadata.
+    digest = hashlib.sha256(f"{section}\n{text}\n{doc.reviewed}\n{as_of}".encode()).hexdigest()[:16]
     return Chunk(
         id=f"{doc.id}:{digest}",
         doc_id=doc.id,
@@ -272,6 +356,9 @@ def _make_chunk(doc: Document, section: str, text: str, sentences: tuple[str, ..
         source=doc.source,
         text=text,
         sentences=sentences,
+        reviewed=doc.reviewed,
+        as_of=as_of,
+        as_of_source=as_of_source,
     )
 
 

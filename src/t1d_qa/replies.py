@@ -8,6 +8,14 @@ Sources for the wording (see corpus/safety-*.md for the full citations):
 - insulin: NHS guidance that people with type 1 diabetes must never stop insulin unless a
   healthcare professional says so (NHS Forth Valley; NHS Wales 111).
 - AI label: China's rules for labelling AI-generated content, in force since 2025-09-01.
+- crisis reply: China's national psychological assistance hotline 12356 (connected nationwide
+  since 1 May 2025; configurable with T1D_QA_CRISIS_LINE), WHO guidance on talking about suicide
+  (say it directly, listen, do not leave the person alone, remove the means).
+- other emergency numbers: 999 in Hong Kong and Macau, 119 in Taiwan; elsewhere the local number
+  (911, 999, 112, ...); corpus/safety-*.md, "emergency numbers".
+- chest pain and stroke: NHS "Chest pain" (call 999 / the emergency number for sudden chest pain
+  that spreads or comes with breathlessness or sweating) and NHS "Stroke" (FAST: face, arms,
+  speech, time to call).
 """
 
 from __future__ import annotations
@@ -47,16 +55,76 @@ TEXTS: dict[str, dict[str, str]] = {
             "5. Once the person is safe, contact their diabetes team."
         ),
     },
-    "personal_advice": {
+    # Chest pain and stroke signs: the same first step, without the hypoglycaemia steps.
+    "emergency_general": {
         "zh": (
-            "我不能替您决定个人的胰岛素或抗排异药物剂量，也不能建议您停用、减量或跳过用药——"
-            "这些只能由您的糖尿病/移植医疗团队根据您的血糖、C肽等检查结果来决定。"
-            "请不要自行调整。"
+            "⚠️ 这可能是急症，请先处理，不要等待网上的回答。\n"
+            "1. 立即拨打急救电话 {number}，或马上去最近医院的急诊科；不要自己开车去。\n"
+            "2. 守在患者身边，记下症状开始的时间，告诉接线员患者有1型糖尿病，并按其指导操作。\n"
+            "3. 情况稳定后，请尽快联系您的糖尿病医疗团队。"
         ),
         "en": (
-            "I can't decide an individual dose of insulin or anti-rejection medicine for you, or advise you to "
-            "stop, reduce or skip it. Only your diabetes or transplant team can make that decision, based on "
-            "your glucose readings, C-peptide and other tests. Please don't change it on your own."
+            "⚠️ This may be an emergency. Act first; do not wait for an online answer.\n"
+            "1. Call the emergency number {number} now, or go to the nearest emergency department; do not drive "
+            "yourself.\n"
+            "2. Stay with the person, note the time the symptoms started, tell the call handler they have type 1 "
+            "diabetes and follow their instructions.\n"
+            "3. Once the person is safe, contact their diabetes team."
+        ),
+    },
+    # Self-harm or an intended insulin overdose: caring, direct, the crisis line and 120.
+    "crisis": {
+        "zh": (
+            "听到您这样说，我很担心您。您不必一个人扛着。\n"
+            "1. 如果您已经伤害了自己、打了过量的胰岛素，或随时可能这样做：请立即拨打 {number}，或马上去最近的急诊科。"
+            "如果打了过多胰岛素，在等待时吃或喝含糖的东西。\n"
+            "2. 现在就可以拨打心理援助热线 {crisis_line}，和受过训练的人聊一聊。\n"
+            "3. 请告诉身边信任的人您现在的感受，让他们陪着您；把多余的胰岛素和药物交给别人保管。\n"
+            "长期与糖尿病相处真的很累，这种感受值得被认真对待，您的糖尿病医疗团队也可以帮您找到支持。"
+        ),
+        "en": (
+            "I'm really concerned about what you've written. You don't have to carry this alone.\n"
+            "1. If you have hurt yourself, taken extra insulin, or might do so at any moment: call {number} now, or go "
+            "to the nearest emergency department. If you have taken too much insulin, eat or drink something sugary "
+            "while you wait.\n"
+            "2. You can call the crisis line {crisis_line} now and talk to someone trained to help.\n"
+            "3. Tell someone you trust how you feel and ask them to stay with you; give spare insulin and medicines "
+            "to someone else to keep.\n"
+            "Living with diabetes day after day is exhausting, and how you feel matters. Your diabetes team can also "
+            "help you find support."
+        ),
+    },
+    # Added to an emergency reply in English, or when the message names a place outside mainland China.
+    "emergency_elsewhere": {
+        "zh": "如果您不在中国大陆：香港和澳门请拨打 999，台湾请拨打 119，其他国家和地区请拨打当地急救电话（例如 911、999、112）。",
+        "en": (
+            "If you are not in mainland China: in Hong Kong and Macau call 999, in Taiwan 119; anywhere else call "
+            "your local emergency number (e.g. 911, 999, 112)."
+        ),
+    },
+    "emergency_hk": {"zh": "您在香港：请拨打 999，而不是下文的 {number}。", "en": "In Hong Kong, call 999 instead of {number} below."},
+    "emergency_macau": {"zh": "您在澳门：请拨打 999，而不是下文的 {number}。", "en": "In Macau, call 999 instead of {number} below."},
+    "emergency_taiwan": {"zh": "您在台湾：请拨打 119，而不是下文的 {number}。", "en": "In Taiwan, call 119 instead of {number} below."},
+    "personal_advice_diabetes": {
+        "zh": (
+            "我不能替您决定个人的胰岛素或其他糖尿病药物怎么用、用多少，也不能建议您开始、停用、减量或跳过——"
+            "这只能由您的糖尿病医疗团队根据您的血糖、C肽等检查结果来决定。请不要自行调整。"
+        ),
+        "en": (
+            "I can't decide how much insulin or other diabetes medicine someone should take, or advise starting, "
+            "stopping, reducing or skipping it. Only your diabetes team can make that decision, based on glucose "
+            "readings, C-peptide and other tests. Please don't change it on your own."
+        ),
+    },
+    "personal_advice_transplant": {
+        "zh": (
+            "我不能替您决定抗排异（免疫抑制）药物怎么用、用多少，也不能建议您停用、减量或跳过——"
+            "这只能由您的移植医疗团队根据血药浓度和检查结果来决定。请不要自行调整，有副作用请尽快告诉移植团队。"
+        ),
+        "en": (
+            "I can't decide how much anti-rejection (immunosuppressant) medicine someone should take, or advise "
+            "stopping, reducing or skipping it. Only your transplant team can make that decision, based on drug "
+            "levels and tests. Please don't change it on your own, and tell your transplant team about side effects."
         ),
     },
     "personal_advice_evidence": {
@@ -118,6 +186,18 @@ TEXTS: dict[str, dict[str, str]] = {
         "en": "Sorry, the system cannot answer right now; please try again later. In an emergency call {number}.",
     },
 }
+
+
+def emergency(rule: str, places: frozenset[str] | set[str], language: str, number: str, crisis_line: str) -> str:
+    """The fixed emergency reply: which steps by the rule, then the numbers for where the person is."""
+    key = "crisis" if rule == "self_harm" else "emergency_general" if rule in ("chest_pain", "stroke_signs") else "emergency"
+    first, _, steps = text(key, language, number=number, crisis_line=crisis_line).partition("\n")
+    named = [p for p in ("hk", "macau", "taiwan") if p in places]
+    # the number where the person is comes right after the first line, before any step
+    parts = [first, *(text(f"emergency_{p}", language, number=number) for p in named), steps]
+    if language == "en" or "abroad" in places or (places - {"mainland"} and not named):
+        parts.append(text("emergency_elsewhere", language))
+    return "\n".join(parts)
 
 
 def text(key: str, language: str, **values: object) -> str:

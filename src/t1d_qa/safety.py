@@ -13,13 +13,12 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-from . import replies
+from opencc import OpenCC
+
+from . import replies, situation
 from .corpus import language_of
 
-# Traditional -> simplified for the characters that the rules and topic words use.
-_T2S = str.maketrans("島劑藥單減該應麼們嗎這沒會識嘔爛蘋暈幹細臨試驗險發頭塗異斷時嚴測點顯現醫療癥狀態續變訴覺將還讓幾個輸給從來為甚與對説話關節視網腎臟離開長壽後過種類難題風濕術針傷吳極鐘腦膽喚睏脫離腫險費錢價驟轉換歲兒媽爺奪癇氣蘋鳳戶號級盡療這診門靜脈護劑隨訪懷齡資訊價錢廣證準產準歐飲運動癒", "岛剂药单减该应么们吗这没会识呕烂苹晕干细临试验险发头涂异断时严测点显现医疗症状态续变诉觉将还让几个输给从来为什与对说话关节视网肾脏离开长寿后过种类难题风湿术针伤吴极钟脑胆唤困脱离肿险费钱价骤转换岁儿妈爷夺痫气苹凤户号级尽疗这诊门静脉护剂随访怀龄资讯价钱广证准产准欧饮运动愈")
-
-
+_OPENCC = OpenCC("t2s")
 _CJK = r"\u3400-\u9fff\uf900-\ufaff"
 
 
@@ -30,7 +29,7 @@ def normalize(text: str) -> str:
     "2.8 mmol/l"); _T2S maps the traditional characters the rules use; spaces typed between
     Chinese characters ("我 老 婆 晕 倒 了") and around a unit's slash ("mg / dL") are dropped.
     """
-    text = unicodedata.normalize("NFKC", text).translate(_T2S).lower()
+    text = _OPENCC.convert(unicodedata.normalize("NFKC", text)).lower()
     text = text.replace("毫摩尔/升", "mmol/l").replace("毫摩尔", "mmol").replace("毫克/分升", "mg/dl")
     text = re.sub(r"\s+", " ", text).strip()
     text = re.sub(rf"(?<=[{_CJK}]) (?=[{_CJK}])", "", text)
@@ -48,6 +47,9 @@ class Screen:
     # "insulin" | "immunosuppressant" | "insulin_and_immunosuppressant" when the question is about
     # stopping, reducing or skipping them; finish() adds replies.text(f"{topic}_warning").
     topic: str = ""
+    reason: str = ""  # why, in words a clinician can read ("signs together: confused, sweating")
+    team: str = ""  # personal advice: "diabetes" | "transplant", the team that decides
+    places: frozenset[str] = frozenset()  # emergency: hk | macau | taiwan | abroad named in the message
 
 
 @dataclass(frozen=True)
@@ -60,199 +62,6 @@ class Rule:
     def matches(self, text: str) -> bool:
         return any(re.search(p, text) for p in self.zh + self.en)
 
-
-# Someone real, now. The emergency and personal-advice rules need one of these, so a danger sign
-# in a question about the condition ("what is DKA?") is not an emergency. 人 is here for
-# "有人晕倒了"; _SOMEONE_ZH below leaves it out because "12个人里" is a count, not a person.
-PERSON_ZH = r"(我|他|她|孩子|儿子|女儿|丈夫|老公|妻子|老婆|妈|爸|家人|朋友|宝宝|老人|病人|同事|人)"
-PERSON_EN = (
-    r"\b(i|i'm|im|i've|me|my|he|she|he's|she's|his|her|they|they're|we|our|someone|somebody|son|daughter|"
-    r"husband|wife|child|kid|mom|mum|dad|mother|father|friend|partner|baby|grandma|grandpa)\b"
-)
-_SOMEONE_ZH = r"(我|他|她|孩子|儿子|女儿|丈夫|老公|妻子|老婆|妈|爸|家人|朋友|宝宝|老人|有人|同事)"
-_SOMEONE = re.compile(f"{_SOMEONE_ZH}|{PERSON_EN}")
-
-# A question about the research or the condition, not about someone now. With no person in it,
-# a danger word or a low number in a question about a study ("试验中有多少受试者血糖低于2.8 mmol/L")
-# is not an emergency, and a dose word ("试验中参与者每天用多少单位胰岛素") is not a request for
-# personal advice. A definition or a "why" counts as general only when nothing says it is
-# happening now: no low reading, no "what do I do", no "一直/right now".
-_STUDY = re.compile(
-    r"(试验中|研究中|试验里|研究里|受试者|参与者|患者们|\btrials?\b|\bstud(y|ies)\b|\bparticipants?\b|\bpatients in\b)"
-)
-_DEFINITION = re.compile(
-    r"(什么是|是什么|什么意思|指的是|定义|分级|分为|为什么|为何|什么原因|哪些|什么症状|有什么表现|"
-    r"\bwhat (is|are|does|do|causes)\b|\bmeans?\b|\bdefin|\bclassif|\blevel [123]\b|\bwhy\b|"
-    r"\b(signs?|symptoms?) of\b)"
-)
-_ACTION = re.compile(r"(怎么办|怎么处理|该怎么做|怎么救|救命|help\b|what (do|should|can) (i|we)\b|what to do)")
-_NOW = re.compile(r"(一直|正在|现在|刚才|刚刚|快要|right now|currently|\bkeeps?\b|won't stop|at the moment)")
-# One's own treatment, now: "my insulin", "today", a family member, halving.
-_PERSONAL_MARK = re.compile(
-    r"我的|今天|明天|现在|马上|这周|本周|这几天|自己|自行|减半|减到|我妈|我爸|孩子|儿子|女儿|老公|老婆|丈夫|妻子|"
-    r"\b(my|his|her|our|today|tonight|tomorrow|now|this week|half|son|daughter|husband|wife|mom|mum|dad|child)\b"
-)
-
-EMERGENCY_RULES = (
-    Rule(
-        "unconscious_or_not_breathing",
-        "emergency",
-        zh=(
-            PERSON_ZH + r".{0,12}(昏迷|晕倒|昏倒|晕过去|昏过去|失去意识|不省人事|叫不醒|喊不醒|没有?意识|没有?反应|"
-            r"没有?呼吸|停止呼吸|不呼吸|抽搐|癫痫发作|惊厥)",
-            # no person named, but plainly happening now ("叫不醒，怎么办", "抽搐了")
-            r"(昏迷|晕倒|昏倒|叫不醒|喊不醒|没有?呼吸|抽搐).{0,6}(了|怎么办|快|救)",
-        ),
-        en=(
-            PERSON_EN + r".{0,40}\b(passed out|fainted|blacked out|collapsed|unconscious|unresponsive|"
-            r"not responding|won't wake|will not wake|can't be woken|cannot be woken|can't wake|"
-            r"not breathing|isn't breathing|is not breathing|stopped breathing|having a seizure|having seizures|"
-            r"seizing|fitting|convulsing)",
-        ),
-    ),
-    Rule(
-        "severe_hypoglycaemia_signs",
-        "emergency",
-        zh=(
-            PERSON_ZH + r".{0,16}(意识模糊|神志不清|糊涂|迷糊|说胡话|胡言乱语|站不稳).{0,20}(血糖|低血糖|mmol)",
-            PERSON_ZH + r".{0,16}(血糖|低血糖).{0,20}(意识模糊|神志不清|糊涂|迷糊|说胡话|胡言乱语|不能吞咽|咽不下)",
-        ),
-        en=(
-            PERSON_EN + r".{0,60}\b(confused|disoriented|slurring|can't swallow|cannot swallow|unable to swallow)"
-            r".{0,60}\b(sugar|glucose|hypo|low|mmol|mg)",
-            PERSON_EN + r".{0,60}\b(sugar|glucose|hypo|low|mmol|mg).{0,60}\b(confused|disoriented|"
-            r"slurring|can't swallow|cannot swallow)",
-        ),
-    ),
-    Rule(
-        "diabetic_ketoacidosis_signs",
-        "emergency",
-        zh=(
-            r"(呕吐|吐了|一直吐).{0,24}(血糖(很|特别|非常)?高|高血糖|酮|hi\b)",
-            r"(血糖(很|特别|非常)?高|高血糖|酮).{0,24}(呕吐|吐了|一直吐)",
-            PERSON_ZH + r".{0,20}(呼吸(很|特别|非常)?(快|急促|深快|深大|困难)|喘不上气)",
-            r"(烂苹果味|丙酮味|指甲油味|水果味)",
-            PERSON_ZH + r".{0,12}(嗜睡|昏昏欲睡|叫不太醒).{0,20}(血糖|酮)",
-        ),
-        en=(
-            r"\b(vomit\w*|throwing up|threw up)\b.{0,60}\b(high (blood )?(sugar|glucose)|ketones?)",
-            r"\b(high (blood )?(sugar|glucose)|ketones?)\b.{0,60}\b(vomit\w*|throwing up|threw up)",
-            PERSON_EN + r".{0,40}\b(breathing (very |really )?(fast|deep|deeply|heavily|hard)|"
-            r"rapid breathing|deep breathing|can't catch (his|her|my) breath)",
-            r"\b(fruity|nail[- ]polish|pear[- ]drops?|acetone)\b.{0,20}\b(breath|smell)",
-            PERSON_EN + r".{0,40}\b(drowsy|very sleepy|hard to wake)\b.{0,60}\b(sugar|glucose|ketones?)",
-            r"\b(high (blood )?(sugar|glucose)|ketones?)\b.{0,60}\b(drowsy|very sleepy|hard to wake)",
-            r"\b(breath)\b.{0,30}\b(fruity|nail[- ]polish|pear[- ]drops?|acetone)",
-        ),
-    ),
-)
-
-# A measured glucose: below 3.0 mmol/L (54 mg/dL) is an emergency (ADA level 2), and below
-# 3.9 mmol/L (70 mg/dL) too when shaking, sweating or similar symptoms come with it. Each unit
-# is compared with its own threshold, so 70 mg/dL is not rounded into "below 3.9".
-LOW_MMOL, LOW_MGDL = 3.0, 54.0
-LOW_WITH_SYMPTOMS_MMOL, LOW_WITH_SYMPTOMS_MGDL = 3.9, 70.0
-
-# A number with a glucose unit always counts.
-_UNIT_VALUE = re.compile(r"(?<![\d.\-~–])(\d+(?:\.\d+)?)\s*(mmol/l|mmol|mg/dl)")
-# A bare number counts when it directly follows a glucose or reading word ("血糖2.5",
-# "CGM says 45", "my sugar is 2.6"); letters between the word and the number break the link,
-# except the few linking words listed. "reading" needs "is/was/of" ("reading 2 papers").
-_READING_VALUE = re.compile(
-    r"(血糖仪|血糖|cgm|读数|显示|测出|测得|sugar|glucose|\bbg\b|\breads\b|\bsays\b|\bshows\b|\bshowing\b|"
-    r"\bmeter\b|\breading (?=is|was|of))"
-    r"[^0-9a-z]{0,12}(?:(?:is|was|at|of|only|just|about|around|now|down to|dropped to)\b[^0-9a-z]{0,4})?"
-    r"(\d+(?:\.\d+)?)(?![\d.])\s*(mmol/l|mmol|mg/dl|mg)?"
-)
-# ...but not when what follows the bare number shows it is a time, a count or a range:
-# "glucose 2 hours after a meal", "血糖在饭后2小时", "glucose at 1 year", "2 of 12 patients".
-_NOT_A_READING = re.compile(
-    r"\s*(小时|个?月|年|周|天|日|分钟|次|个|人|名|例|位|型|岁|克|%|/|-|~|–|到|至|"
-    r"(hours?|hrs?|h|minutes?|mins?|days?|weeks?|months?|years?|yrs?|times?|patients?|people|participants?|"
-    r"of|out|type|percent|grams?|g|carbs?|papers?|studies|trials?|x|am|pm)\b)"
-)
-_HYPO_SYMPTOMS = re.compile(
-    r"(发抖|手抖|颤抖|在抖|出汗|冷汗|心慌|心悸|头晕|迷糊|糊涂|shak|trembl|sweat|dizzy|pounding heart|racing heart|"
-    r"confus|jittery)"
-)
-
-# Who is taking the medicine: "my", "his"... (en), or 我/孩子/我妈... (zh).
-_OWN_EN = r"(my|his|her|our)"
-_STOP_EN = r"(stop|skip|quit|halve|cut|reduce|lower|lessen|drop|decrease|taper|wean off|come off|go off|get off)"
-_MEDICINE_EN = (
-    r"(insulin|basal|bolus|immunosuppress\w*|anti-?rejection|tacrolimus|medication|meds|medicine|pills|"
-    r"injections?|dose)"
-)
-_MEDICINE_ZH = r"(胰岛素|抗排异药?|抗排斥药?|免疫抑制剂?|他克莫司|药)"
-_STOP_ZH = r"(停|减|不打|不用|不吃|少打|少吃|停掉|减半|减量|断掉|跳过)"
-
-PERSONAL_ADVICE_RULES = (
-    Rule(
-        "individual_dose",
-        "personal_advice",
-        zh=(
-            # "打多少" alone is not enough: "试验用多少细胞" asks about the study, so a unit or a
-            # medicine must follow, or a person must be asking.
-            r"(打|注射|用|追加|加|补|吃|服)多少(个)?(单位|u\b|剂量|毫克|mg|片|粒|胰岛素|速效|长效|基础|他克莫司|药)",
-            r"(我|孩子|他|她).{0,10}(应该|该|要|需要)?(打|注射|追加|补|吃|服)多少",
-            r"(多少|几个?)单位",
-            r"(减|加|调|降)(到|至)多少",
-            # "我的剂量是多少" / "剂量应该是多少", not "VX-880的剂量是多少" (a question about the study)
-            r"(我|我的|孩子|他|她)\S{0,6}(剂量|用量)(应该|该|要)?(是)?多少",
-            r"(剂量|用量)(应该|该|要)(是)?多少",
-            r"(应该|该|要|需要)(用|打|吃|服)(多大|多少)(剂量|的剂量)",
-        ),
-        en=(
-            r"\bhow (many|much) (units?|insulin|mg|milligrams?|tablets?|pills?)\b.{0,40}\b(should|do|must|to) "
-            r"(i|we|he|she|my)\b",
-            r"\bhow (many|much)\b.{0,30}\b(should|do|must) (i|we|he|she)\b.{0,30}\b(take|inject|give|dose|bolus|use|"
-            r"increase|reduce)",
-            # word order of a request wrapped in role-play: "tell me how many units of insulin I should take"
-            r"\bhow (many|much)\b.{0,40}\b(i|we|he|she) (should|need to|must|have to|ought to) (take|inject|give|"
-            r"dose|bolus|use)",
-            r"\bwhat (dose|dosage|amount)\b.{0,40}\b(should|do|must) (i|we|he|she|my)\b",
-            r"\b(my|our|his|her) (insulin |basal |bolus |tacrolimus |)(dose|dosage)\b.{0,40}\b(should|change|adjust|"
-            r"increase|reduce|lower)",
-            r"\bhow (many|much)\b.{0,30}\b(units?|mg)\b.{0,30}\b(should|do) (i|we)\b",
-            r"\b(should|can|do) (i|we)\b.{0,20}\b(take|inject|give)\b.{0,20}\b\d+(\.\d+)? ?(units?|u|mg)\b",
-        ),
-    ),
-    Rule(
-        "change_own_treatment",
-        "personal_advice",
-        zh=(
-            r"我.{0,8}(能不能|能否|可不可以|可以|能|要不要|该不该|是否可以).{0,8}(今天|明天|现在|马上|先|自己|自行)?"
-            r".{0,4}" + _STOP_ZH + r".{0,6}(我的)?" + _MEDICINE_ZH,
-            r"(我|我的).{0,6}(胰岛素|抗排异药|抗排斥药|免疫抑制剂|他克莫司).{0,10}(减半|减掉|减少一半|停掉|停了|不打了|"
-            r"不吃了|减到)",
-            # the medicine first, then the question: "我妈的他克莫司可以减量吗"
-            r"(我|我的|孩子|儿子|女儿|丈夫|老公|妻子|老婆)的?.{0,4}" + _MEDICINE_ZH
-            + r".{0,4}(能不能|能否|可不可以|可以|能|要不要|该不该|是否可以|需不需要)" + _STOP_ZH,
-            # "我该不该把胰岛素停掉"; 加 must not be 加入 ("我该加入哪个临床试验" is not about a dose)
-            r"我.{0,10}(应该|该|要不要|需不需要).{0,6}(减量|减少|减半|加量|加大|增加|调整|停用|停掉|停|减|加(?!入))"
-            r".{0,6}(胰岛素|药|剂量|他克莫司|抗排|免疫抑制|针)",
-            r"我.{0,10}(应该|该|要不要|需不需要).{0,2}把?" + _MEDICINE_ZH + r".{0,6}(减|加|调|停)",
-            r"(今天|明天|现在|马上).{0,6}(停|不打|不用|减).{0,4}胰岛素",
-        ),
-        en=(
-            # "Can I stop insulin after stem cell therapy?" (no "my") is a general question and is
-            # answered with the insulin warning; "Can I stop MY insulin..." is a personal decision.
-            r"\b(can|could|should|may|shall) (i|we|he|she)\b.{0,25}\b" + _STOP_EN + r"\b.{0,25}\b" + _OWN_EN + " "
-            + _MEDICINE_EN,
-            r"\b(i|we) (can|could|should|may)\b.{0,20}\b" + _STOP_EN + r"\b.{0,25}\b" + _OWN_EN + " " + _MEDICINE_EN,
-            r"\bis it (ok|okay|safe|fine|alright|all right)\b.{0,30}\b" + _STOP_EN + r"\b.{0,25}\b" + _OWN_EN + " "
-            + r"(\w+ )?" + _MEDICINE_EN,
-            r"\b" + _STOP_EN + r"\b.{0,20}\b" + _OWN_EN + " " + _MEDICINE_EN
-            + r"\b.{0,30}\b(today|tonight|tomorrow|now|right away|this week)",
-            r"\b(can|could|should) (i|we)\b.{0,25}\b" + _STOP_EN + r"\b.{0,30}\b(today|tonight|tomorrow|now|right away)",
-            r"\bcut (my|his|her) insulin\b",
-            # "should I stop tacrolimus?" asks for advice on one's own treatment, "my" or not
-            r"\bshould (i|we)\b.{0,20}\b" + _STOP_EN + r"\b.{0,25}\b" + _MEDICINE_EN,
-            r"\b(should|can|could) (i|we)\b.{0,20}\b(stop|skip|quit) taking (my |the )?(insulin|immunosuppress\w*|"
-            r"anti-?rejection|tacrolimus)",
-        ),
-    ),
-)
 
 # Words that put a question in this chatbot's field; a question with none of them is only
 # answered when retrieval still finds a close passage (an in-scope paraphrase).
@@ -338,65 +147,65 @@ LIMITATION = re.compile(
 )
 
 
-def screen(question: str, max_chars: int) -> Screen:
-    """Classify a question before retrieval; rules, not a model, decide.
+def situation_text(text: str) -> str:
+    """The normalised text the situation screen reads: Cantonese forms in Mandarin, and a space between
+    Chinese phrases kept as a pause (a clause break)."""
+    text = situation.lexicon().mandarin(unicodedata.normalize("NFKC", text))
+    return normalize(re.sub(rf"(?<=[{_CJK}]{{2}})\s+(?=[{_CJK}]{{2}})", "，", text))
 
-    Order matters: invalid, then emergency (an emergency inside a dose question is still an
-    emergency), then personal advice, then scope. Nothing in the question can skip a step. A
-    question over the length limit is still checked for an emergency before it is refused.
+
+def screen(question: str, max_chars: int, vector=None) -> Screen:
+    """Classify a message before retrieval; the situation it describes decides.
+
+    Order matters: invalid, then emergency (an emergency anywhere in a message wins, even inside a
+    dose question or a long story), then personal advice, then scope. Nothing in the message can
+    skip a step. A message over the length limit is still checked for an emergency before it is
+    refused. Every decision keeps its rule and, for emergencies and advice, the reason in words.
+    With the message's embedding (`vector`), the learned net (screen_net) can add an emergency or an
+    advice decision the lexicon did not make.
     """
     text = question if isinstance(question, str) else ""
     if not text.strip():
         return Screen("invalid", "empty", replies.text("invalid_empty", language_of(text)), language_of(text))
     language = language_of(text)
     norm = normalize(text)
-    # A question about a study or the condition, with nobody in it, is never an emergency and
-    # never a request for a personal dose.
-    general = not _SOMEONE.search(norm) and bool(
-        _STUDY.search(norm)
-        or (_DEFINITION.search(norm) and not (_ACTION.search(norm) or _NOW.search(norm) or _has_low_value(norm)))
-    )
-    emergency = "" if general else emergency_rule(norm)
-    if emergency:
-        return Screen("emergency", emergency, language=language)
+    finding = situation.analyse(situation_text(text))
+    decision = situation.emergency(finding)
+    learned = _learned(finding, vector)
+    if not decision.kind and learned[0] == "emergency":
+        decision = situation.Decision("emergency", "learned_emergency", f"learned net, p={learned[1]:.2f}: "
+                                      + ", ".join(situation.signs_and_context(finding)))
+    if decision.kind:
+        return Screen("emergency", decision.rule, language=language, reason=decision.reason,
+                      places=frozenset(finding.places))
     if len(text) > max_chars:
         return Screen("invalid", "too_long", replies.text("invalid_too_long", language, limit=max_chars), language)
     topic = change_topic(norm)
-    if not general or _PERSONAL_MARK.search(norm):
-        for rule in PERSONAL_ADVICE_RULES:
-            if rule.name == "change_own_treatment" and topic == "insulin" and _outcome_question(norm):
-                continue
-            if rule.matches(norm):
-                return Screen("personal_advice", rule.name, language=language, topic=topic or "insulin")
-    if OFF_TOPIC.matches(norm) and not _on_topic(norm, strict=True):
+    advice = situation.personal_advice(finding)
+    if not advice.kind and learned[0] == "personal_advice":
+        immuno = finding.terms_outside("immunosuppressant", ("study",))
+        advice = situation.Decision("personal_advice", "learned_advice", f"learned net, p={learned[1]:.2f}",
+                                    "transplant" if immuno else "diabetes")
+    if advice.kind:
+        team_topic = "immunosuppressant" if advice.team == "transplant" else "insulin"
+        return Screen("personal_advice", advice.rule, language=language, topic=topic or team_topic,
+                      reason=advice.reason, team=advice.team)
+    described = finding.mentions_body_or_medicine()  # a symptom description is never out of scope
+    if OFF_TOPIC.matches(norm) and not _on_topic(norm, strict=True) and not described:
         return Screen("out_of_scope", OFF_TOPIC.name, language=language)
-    if not _on_topic(norm):
+    if not _on_topic(norm) and not described:
         return Screen("out_of_scope_candidate", "no_topic_word", language=language, topic=topic)
     return Screen("ok", language=language, topic=topic)
 
 
-def emergency_rule(norm: str) -> str:
-    """The name of the emergency rule the normalised text matches, or ""."""
-    for rule in EMERGENCY_RULES:
-        if rule.matches(norm):
-            return rule.name
-    if _low_glucose_emergency(norm):
-        return "low_glucose_value"
-    if _VOMITING.search(norm) and _has_high_value(norm):
-        return "diabetic_ketoacidosis_signs"
-    return ""
+def _learned(finding: situation.Finding, vector) -> tuple[str, float]:
+    """The learned net's decision, only for a message that mentions the body or a medicine."""
+    from .screen_net import load_net
 
-
-# "我做了干细胞治疗以后能停用胰岛素吗？" / "Can I stop insulin after stem cell therapy?" ask what
-# the therapy makes possible: answered with the evidence and the insulin warning. "my insulin",
-# "today", "自己" make it a decision about one's own treatment now (personal_advice).
-_AFTER_THERAPY = re.compile(
-    r"(干细胞|胰岛|移植|细胞|治疗)\S{0,6}(以后|之后|后)|\bafter (the |a |an )?(stem[- ]?cell|islet|cell|transplant|therap)"
-)
-
-
-def _outcome_question(norm: str) -> bool:
-    return bool(_AFTER_THERAPY.search(norm)) and not _PERSONAL_MARK.search(norm)
+    net = load_net() if vector is not None else None
+    if net is None or not finding.mentions_body_or_medicine():
+        return "", 0.0
+    return net.decide(finding, vector)
 
 
 def change_topic(norm_text: str) -> str:
@@ -412,47 +221,6 @@ def _on_topic(norm: str, strict: bool = False) -> bool:
     if strict:  # "stem cells for my knee" names stem cells but is about another disease
         return bool(re.search(r"(糖尿病|胰岛|血糖|diabet|insulin|islet|glucose|t1d)", norm))
     return any(w in norm for w in TOPIC_ZH) or any(w in norm for w in TOPIC_EN)
-
-
-def _glucose_values(norm: str) -> list[tuple[float, str]]:
-    """(value, "mmol" | "mg") for each glucose reading in the question."""
-    found: dict[int, tuple[float, str]] = {}
-    for m in _UNIT_VALUE.finditer(norm):
-        found[m.start(1)] = (float(m.group(1)), "mg" if m.group(2).startswith("mg") else "mmol")
-    for m in _READING_VALUE.finditer(norm):
-        if m.start(2) in found:
-            continue
-        value, unit = float(m.group(2)), m.group(3) or ""
-        if not unit and _NOT_A_READING.match(norm, m.end(2)):
-            continue
-        if unit.startswith("mg") or (not unit and value > 35):  # a bare number above 35 cannot be mmol/L
-            found[m.start(2)] = (value, "mg")
-        else:
-            found[m.start(2)] = (value, "mmol")
-    return list(found.values())
-
-
-_VOMITING = re.compile(r"(呕吐|吐了|一直吐|想吐|vomit\w*|throwing up|threw up|being sick)")
-# A decimal reading with no glucose word next to it ("I'm at 2.4 and shaking"): only with symptoms.
-_BARE_LOW = re.compile(r"(?<![\d.])([0-3]\.\d)(?![\d.])")
-HIGH_MMOL, HIGH_MGDL = 13.9, 250  # with vomiting: possible DKA (NHS: go to A&E with ketones and vomiting)
-
-
-def _has_low_value(norm: str) -> bool:
-    return any(v < (LOW_WITH_SYMPTOMS_MGDL if u == "mg" else LOW_WITH_SYMPTOMS_MMOL) for v, u in _glucose_values(norm))
-
-
-def _has_high_value(norm: str) -> bool:
-    return any(v >= (HIGH_MGDL if u == "mg" else HIGH_MMOL) for v, u in _glucose_values(norm))
-
-
-def _low_glucose_emergency(norm: str) -> bool:
-    symptoms = bool(_HYPO_SYMPTOMS.search(norm))
-    for value, unit in _glucose_values(norm):
-        low, low_symptoms = (LOW_MGDL, LOW_WITH_SYMPTOMS_MGDL) if unit == "mg" else (LOW_MMOL, LOW_WITH_SYMPTOMS_MMOL)
-        if value < low or (symptoms and value < low_symptoms):
-            return True
-    return symptoms and bool(_BARE_LOW.search(norm))
 
 
 # -- after composing

@@ -1,0 +1,424 @@
+"""What a message describes: danger signs, medicines and actions, who and when.
+
+The lexicon (data/screen_lexicon.yaml) lists what words mean; this module finds them in a
+normalised message, works out the frame each sign is told in (now, past, hypothetical, a
+definition, a study's participants) clause by clause, and combines the signs the way the
+clinical sign lists do: one severe sign, two signs together, or one sign with insulin and a
+missed meal or a low reading. Every decision carries its reason, in words a clinician can read.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from dataclasses import dataclass, field
+from importlib import resources
+
+import yaml
+
+# -- glucose readings (ADA level 2 below 3.0 mmol/L / 54 mg/dL; below 3.9 / 70 with symptoms)
+LOW_MMOL, LOW_MGDL = 3.0, 54.0
+LOW_WITH_SYMPTOMS_MMOL, LOW_WITH_SYMPTOMS_MGDL = 3.9, 70.0
+HIGH_MMOL, HIGH_MGDL = 13.9, 250.0  # with vomiting or ketones: possible DKA (NHS)
+
+# "mg" alone is a drug dose ("10mg prednisone"); a glucose in mg needs "/dL" or a glucose word before it
+_UNIT_VALUE = re.compile(r"(?<![\d.\-~–])(\d+(?:\.\d+)?)\s*(mmol/l|mmol|mg/dl)")
+_READING_VALUE = re.compile(
+    r"(血糖仪|血糖|cgm|读数|显示|测出|测得|只有|掉到|降到|sugar|glucose|\bbg\b|\breads\b|\bsays\b|\bshows\b|\bshowing\b|"
+    r"\bmeter\b|\blibre\b|\bdexcom\b|\bat\b|\bim at\b|\breading (?=is|was|of))"
+    r"[^0-9a-z]{0,12}(?:(?:is|was|at|of|only|just|about|around|now|down to|dropped to|still)\b[^0-9a-z]{0,4})?"
+    r"(\d+(?:\.\d+)?)(?![\d.])\s*(mmol/l|mmol|mg/dl|mg)?"
+)
+_NOT_A_READING = re.compile(
+    r"\s*(小时|个?月|年|周|天|日|分钟|次|个|人|名|例|位|型|岁|克|级|%|/|-|~|–|到|至|点|号|"
+    r"(hours?|hrs?|h|minutes?|mins?|days?|weeks?|months?|years?|yrs?|times?|patients?|people|participants?|"
+    r"of|out|type|percent|grams?|g|carbs?|papers?|studies|trials?|x|am|pm|o'clock|units?|u|levels?)\b)"
+)
+_BARE_LOW = re.compile(r"(?<![\d.])([0-3]\.\d)(?![\d.])")
+
+_SENTENCE = re.compile(r"[。！？!?\n]+|(?<=[a-z0-9)])\.(?:\s+|$)")
+_CLAUSE = re.compile(r"[，,；;：:、]|\s(?:but|and then|then|so|because|although|anyway)\s|但是|可是|不过|然后|所以|因为|\|")
+_EN_WORD = re.compile(r"[a-z0-9][a-z0-9'\-]*")
+
+
+_ZH_FILLER = "(?:很|特别|非常|有点|有些|好|太|真|都|也|还)?"
+_NUMBER = "<n>"  # in a lexicon term: any number, in digits or Chinese numerals
+_NUMBER_RE = r"(?:\d+(?:\.\d+)?|[一二两三四五六七八九十百几半]+)"
+_DIGITS = "<d>"  # digits only: "12个人" counts people, "一个人" is "alone"
+_WORDS = "<w>"  # in an English term: one or two words ("can't get <w> to wake": "my dad", "him")
+_WORDS_RE = r"[a-z']+(?:\s+[a-z']+)?"
+
+
+@dataclass(frozen=True)
+class Terms:
+    """One group of the lexicon: English phrases (word-bounded, "*" = any ending) and Chinese phrases."""
+
+    name: str
+    pattern: re.Pattern | None
+    fuzzy: dict[str, str]  # one-deletion variant -> term, for English words of 6+ letters
+
+    @classmethod
+    def build(cls, name: str, spec: dict, fuzzy: bool = False) -> Terms:
+        en = [str(t).lower() for t in spec.get("en") or []]
+        en += [t.replace("'", "") for t in en if "'" in t]  # "won't" is typed "wont" as often
+        # Chinese: a degree word may sit before the last character ("胸口很痛", "血糖特别低")
+        zh_parts = []
+        for term in sorted((str(t) for t in spec.get("zh") or []), key=len, reverse=True):
+            body = re.escape(term).replace(re.escape(_NUMBER), _NUMBER_RE).replace(re.escape(_DIGITS), r"\d+")
+            if len(term) >= 3 and "<" not in term:
+                body = re.escape(term[:-1]) + _ZH_FILLER + re.escape(term[-1])
+            zh_parts.append(body)
+        en_parts = []
+        for term in sorted(en, key=len, reverse=True):
+            # one word may sit inside a phrase: "acting (really) weird", "not making (any) sense"
+            body = re.escape(term.rstrip("*")).replace(r"\ ", r"\s+(?:[a-z']+\s+)?")
+            body = body.replace(re.escape(_NUMBER), _NUMBER_RE).replace(re.escape(_WORDS), _WORDS_RE)
+            en_parts.append(body + (r"[a-z']*" if term.endswith("*") else r"(?![a-z])"))
+        alternatives = [f"(?:{p})" for p in zh_parts] + [rf"(?<![a-z0-9])(?:{p})" for p in en_parts]
+        pattern = re.compile("|".join(alternatives)) if alternatives else None
+        variants: dict[str, str] = {}
+        for term in en if fuzzy else ():
+            word = term.rstrip("*")
+            if " " not in word and len(word) >= 6 and word.isalpha():
+                for variant in _deletions(word):
+                    variants.setdefault(variant, term)
+        return cls(name, pattern, variants)
+
+    def find(self, text: str, start: int = 0, end: int | None = None) -> list[tuple[int, str]]:
+        """(position, term) for every match in text[start:end]."""
+        end = len(text) if end is None else end
+        span = text[start:end]
+        hits = []
+        if self.pattern:
+            hits += [(start + m.start(), m.group(0)) for m in self.pattern.finditer(span)]
+        if self.fuzzy:
+            matched = {p for p, _ in hits}
+            for m in _EN_WORD.finditer(span):
+                word = m.group(0)
+                if len(word) >= 5 and start + m.start() not in matched:
+                    for variant in (word, *_deletions(word)):
+                        if variant in self.fuzzy:
+                            hits.append((start + m.start(), self.fuzzy[variant]))
+                            break
+        return sorted(hits)
+
+    def __contains__(self, text: str) -> bool:
+        return bool(self.find(text))
+
+
+def _deletions(word: str) -> set[str]:
+    return {word[:i] + word[i + 1 :] for i in range(len(word))} | {word}
+
+
+@dataclass(frozen=True)
+class Lexicon:
+    groups: dict[str, Terms]
+    places: dict[str, Terms]
+    dialect: tuple[tuple[str, str], ...] = ()  # Cantonese written form -> Mandarin, longest first
+
+    def mandarin(self, text: str) -> str:
+        for source, target in self.dialect:
+            text = text.replace(source, target)
+        return text
+
+    def __getitem__(self, name: str) -> Terms:
+        return self.groups[name]
+
+
+@functools.cache
+def lexicon() -> Lexicon:
+    raw = yaml.safe_load(resources.files("t1d_qa").joinpath("data/screen_lexicon.yaml").read_text("utf-8"))
+    groups: dict[str, Terms] = {}
+    for section in ("signs", "context", "frames", "not_markers", "medicines", "actions", "outcomes", "quantities"):
+        if section not in raw:
+            raise KeyError(f"data/screen_lexicon.yaml has no section {section!r}")
+        for name, spec in raw[section].items():
+            # typos are forgiven where they hide danger or a medicine; markers must be spelt
+            groups[name] = Terms.build(name, spec, fuzzy=section in ("signs", "medicines"))
+    groups["persons"] = Terms.build("persons", raw["persons"])
+    groups["requests"] = Terms.build("requests", raw["requests"])
+    places = {name: Terms.build(name, spec) for name, spec in raw["places"].items()}
+    dialect = tuple(sorted(((str(k), str(v)) for k, v in raw.get("dialect", {}).items()), key=lambda kv: -len(kv[0])))
+    return Lexicon(groups, places, dialect)
+
+
+# -- readings
+
+
+def glucose_values(norm: str) -> list[tuple[int, float, str]]:
+    """(position, value, "mmol" | "mg") for each glucose reading in a normalised text."""
+    found: dict[int, tuple[float, str]] = {}
+    for m in _UNIT_VALUE.finditer(norm):
+        found[m.start(1)] = (float(m.group(1)), "mg" if m.group(2).startswith("mg") else "mmol")
+    for m in _READING_VALUE.finditer(norm):
+        if m.start(2) in found:
+            continue
+        value, unit = float(m.group(2)), m.group(3) or ""
+        if not unit and _NOT_A_READING.match(norm, m.end(2)):
+            continue
+        loose = m.group(1) in ("at", "im at", "只有", "掉到", "降到")  # words that also precede times and counts
+        if loose and not unit and "." not in m.group(2) and value < 35:
+            continue  # "at 3" is a time; "at 2.4" or "at 45" is a reading
+        if unit.startswith("mg") or (not unit and value > 35):
+            found[m.start(2)] = (value, "mg")
+        else:
+            found[m.start(2)] = (value, "mmol")
+    return [(pos, v, u) for pos, (v, u) in sorted(found.items())]
+
+
+def is_low(value: float, unit: str, with_symptoms: bool) -> bool:
+    if unit == "mg":
+        return value < (LOW_WITH_SYMPTOMS_MGDL if with_symptoms else LOW_MGDL)
+    return value < (LOW_WITH_SYMPTOMS_MMOL if with_symptoms else LOW_MMOL)
+
+
+def is_high(value: float, unit: str) -> bool:
+    return value >= (HIGH_MGDL if unit == "mg" else HIGH_MMOL)
+
+
+# -- frames
+
+
+NOT_NOW = ("past", "hypothetical", "generic", "definition", "study", "explain")
+_CLAUSE_FRAMES = ("hypothetical", "generic", "definition", "explain")  # frames of a question, not of a narrative
+
+
+@dataclass
+class Finding:
+    """What one message says, split by the frame each piece is told in."""
+
+    by_frame: dict[str, dict[str, list[str]]] = field(default_factory=dict)  # frame -> group -> terms
+    frames: set[str] = field(default_factory=set)  # every frame seen in the message
+    readings_now: list[tuple[float, str]] = field(default_factory=list)
+    readings_elsewhere: list[tuple[float, str]] = field(default_factory=list)
+    places: set[str] = field(default_factory=set)
+
+    @property
+    def now(self) -> dict[str, list[str]]:
+        return self.by_frame.get("now", {})
+
+    def has(self, group: str) -> bool:
+        return bool(self.now.get(group))
+
+    def terms(self, group: str) -> list[str]:
+        return self.now.get(group, [])
+
+    def mentions_body_or_medicine(self) -> bool:
+        """Any sign, reading or medicine, in any frame: the message is about this chatbot's field."""
+        groups = (*_SIGN_GROUPS, "low_reading", "high_reading", "insulin", "insulin_named", "immunosuppressant")
+        return bool(self.readings_now or self.readings_elsewhere) or any(
+            g.get(name) for g in self.by_frame.values() for name in groups
+        )
+
+    def terms_outside(self, group: str, frames: tuple[str, ...]) -> list[str]:
+        """Terms of a group told in any frame but the ones given."""
+        return [t for frame, groups in self.by_frame.items() if frame not in frames for t in groups.get(group, [])]
+
+
+_SIGN_GROUPS = ("severe", "neuro", "autonomic", "dka", "chest", "stroke", "self_harm")
+_CONTEXT_GROUPS = ("insulin_taken", "missed_meal", "low_reading", "high_reading", "diabetes", "glucose")
+_OTHER_GROUPS = ("insulin", "insulin_named", "immunosuppressant", "other", "change", "dose", "quantity", "cured", "persons", "requests",
+                 "therapy", "outcome", "own_decision", "own_regimen", "conditional", "family", "dose_alone")
+
+
+def analyse(norm: str) -> Finding:
+    """Find signs, context and medicines in a normalised message, each in its frame.
+
+    A clause takes the frame of its own markers ("last year", "如果", "what are the signs of",
+    "in the trial", "now"): a sign takes the nearest marker before it in its clause, else the
+    first one after it ("mum fainted at 1.8 last winter"), else the frame carried from the
+    previous clause of the same sentence. A new sentence starts in the present.
+    """
+    lex = lexicon()
+    finding = Finding()
+    finding.places = {name for name, terms in lex.places.items() if terms.find(norm)}
+    readings = glucose_values(norm)
+    if lex["low_reading"].find(norm) or lex["glucose"].find(norm):
+        # "having a hypo… still 2.4": a decimal under 4 next to talk of lows is a reading in mmol/L
+        known = {p for p, _, _ in readings}
+        readings += [(m.start(1), float(m.group(1)), "mmol") for m in _BARE_LOW.finditer(norm) if m.start(1) not in known]
+    groups = [g for g in (*_SIGN_GROUPS, *_CONTEXT_GROUPS, *_OTHER_GROUPS) if g in lex.groups]
+    for sentence_start, sentence_end in _spans(norm, _SENTENCE, 0, len(norm)):
+        carried = "now"
+        for start, end in _spans(norm, _CLAUSE, sentence_start, sentence_end):
+            masked = [(p, p + len(t)) for p, t in lex["not_marker"].find(norm, start, end)]
+            markers = sorted((p, name) for name in (*NOT_NOW, "now", "now_weak")
+                             for p, t in lex[name].find(norm, start, end)
+                             if not any(p < b and a < p + len(t) for a, b in masked))
+            explicit = [(p, name) for p, name in markers if name != "now_weak"]
+            if not any(name in _CLAUSE_FRAMES for _, name in explicit):
+                explicit = [(p, "now" if name == "now_weak" else name) for p, name in markers]
+            finding.frames.update(name for _, name in explicit)
+            markers = explicit
+            for group in groups:
+                for pos, term in lex[group].find(norm, start, end):
+                    if any(pos < b and a < pos + len(term) for a, b in masked):
+                        continue
+                    frame = _frame_at(pos, markers, carried)
+                    finding.by_frame.setdefault(frame, {}).setdefault(group, []).append(term)
+            for pos, value, unit in readings:
+                if start <= pos < end:
+                    frame = _frame_at(pos, markers, carried)
+                    (finding.readings_now if frame == "now" else finding.readings_elsewhere).append((value, unit))
+            if markers:
+                carried = markers[-1][1]
+            elif carried in _CLAUSE_FRAMES and lex["persons"].find(norm, start, end):
+                carried = "now"  # "这是什么情况，他在抽搐": a person in the next clause ends a question's frame
+    return finding
+
+
+def _frame_at(pos: int, markers: list[tuple[int, str]], carried: str) -> str:
+    if any(name == "study" for _, name in markers):  # "天津那个女孩现在…": still the study's participant
+        return "study"
+    before = [name for p, name in markers if p <= pos]
+    if before:
+        return before[-1]
+    after = [name for p, name in markers if p > pos]
+    return after[0] if after else carried
+
+
+def _spans(text: str, pattern: re.Pattern, start: int, end: int) -> list[tuple[int, int]]:
+    """(start, end) of the pieces of text[start:end] between separators."""
+    spans, last = [], start
+    for m in pattern.finditer(text, start, end):
+        if m.start() > last:
+            spans.append((last, m.start()))
+        last = max(last, m.end())
+    if end > last:
+        spans.append((last, end))
+    return spans
+
+
+def _split(text: str, pattern: re.Pattern) -> list[str]:
+    return [part for part in pattern.split(text) if part and part.strip()]
+
+
+# -- decisions
+
+EMERGENCY_RULES = ("self_harm", "unconscious_or_not_breathing", "severe_hypoglycaemia_signs", "chest_pain",
+                   "stroke_signs", "low_glucose_value", "diabetic_ketoacidosis_signs")
+ADVICE_RULES = ("cured_question", "individual_dose", "change_own_treatment")
+# the learned net's decisions (safety.screen with the message's embedding): "learned_emergency", "learned_advice"
+
+
+@dataclass(frozen=True)
+class Decision:
+    kind: str  # "emergency" | "personal_advice" | ""
+    rule: str = ""
+    reason: str = ""
+    team: str = ""  # personal advice: "diabetes" | "transplant"
+
+
+def _distinct(terms: list[str]) -> list[str]:
+    seen: list[str] = []
+    for term in terms:
+        if not any(term in s or s in term for s in seen):
+            seen.append(term)
+    return seen
+
+
+def emergency(finding: Finding) -> Decision:
+    """Danger happening now, from the signs told in the present frame (issue 8's combinations)."""
+    f = finding
+    low_now = [(v, u) for v, u in f.readings_now if is_low(v, u, with_symptoms=False)]
+    symptoms = f.has("autonomic") or f.has("neuro") or f.has("severe")
+    low_with_symptoms = [(v, u) for v, u in f.readings_now if is_low(v, u, with_symptoms=True)]
+    high_now = [(v, u) for v, u in f.readings_now if is_high(v, u)]
+    self_harm = f.terms_outside("self_harm", ("past", "generic", "definition", "study", "explain"))  # "what if I…" is intent
+    if self_harm:
+        return Decision("emergency", "self_harm", "self-harm or suicidal intent: " + ", ".join(_distinct(self_harm)))
+    if f.has("severe"):
+        return Decision("emergency", "unconscious_or_not_breathing",
+                        "a severe sign told as happening now: " + ", ".join(_distinct(f.terms("severe"))))
+    signs = _signs(f)
+    on_insulin = f.has("insulin_taken") or f.has("insulin") or f.has("insulin_named")
+    if f.has("neuro") and (on_insulin or low_with_symptoms or any(f.has(g) for g in ("low_reading", "missed_meal",
+                                                                                   "diabetes"))):
+        # altered mental state in someone with diabetes: ADA level 3 (needs another person's help)
+        rule = "diabetic_ketoacidosis_signs" if f.has("dka") else "severe_hypoglycaemia_signs"
+        return Decision("emergency", rule,
+                        "altered mental state with diabetes: " + ", ".join(signs + _context(f)))
+    if f.has("chest"):
+        return Decision("emergency", "chest_pain", "chest pain now: " + ", ".join(f.terms("chest")))
+    if f.has("stroke"):
+        return Decision("emergency", "stroke_signs", "stroke signs now: " + ", ".join(f.terms("stroke")))
+    if low_now:
+        return Decision("emergency", "low_glucose_value", f"a glucose reading below level 2: {_fmt(low_now)}")
+    if low_with_symptoms and symptoms:
+        return Decision("emergency", "low_glucose_value",
+                        f"a low reading {_fmt(low_with_symptoms)} with " + ", ".join(_signs(f)))
+    dka = _distinct(f.terms("dka"))
+    ketones = [t for t in dka if "酮" in t or "ketone" in t]
+    vomiting = [t for t in dka if t not in ketones]
+    if vomiting and (high_now or ketones or f.has("high_reading")):
+        return Decision("emergency", "diabetic_ketoacidosis_signs",
+                        "DKA signs: " + ", ".join(dka) + (f" with a high reading {_fmt(high_now)}" if high_now else ""))
+    if len(dka) >= 2 or (dka and f.has("neuro")):
+        return Decision("emergency", "diabetic_ketoacidosis_signs",
+                        "DKA signs together: " + ", ".join(dka + _distinct(f.terms("neuro"))))
+    if f.has("neuro") and len(signs) >= 2:
+        return Decision("emergency", "severe_hypoglycaemia_signs", "signs together: " + ", ".join(signs))
+    if len(signs) >= 2:
+        return Decision("emergency", "severe_hypoglycaemia_signs",
+                        "signs of a low together: " + ", ".join(signs + _context(f)))
+    if signs and (f.has("low_reading") or (on_insulin and f.has("missed_meal"))):
+        return Decision("emergency", "severe_hypoglycaemia_signs",
+                        "a sign of a low with " + ", ".join(_context(f)) + ": " + ", ".join(signs))
+    return Decision("")
+
+
+def signs_and_context(f: Finding) -> list[str]:
+    """Every sign and context term told now, for a decision's reason."""
+    return _signs(f) + _distinct(f.terms("dka") + f.terms("chest") + f.terms("stroke")) + _context(f)
+
+
+def _signs(f: Finding) -> list[str]:
+    return _distinct(f.terms("severe") + f.terms("neuro") + f.terms("autonomic"))
+
+
+def _context(f: Finding) -> list[str]:
+    groups = ("low_reading", "insulin_taken", "insulin", "insulin_named", "missed_meal", "diabetes")
+    return [t for g in groups for t in f.terms(g)[:1]]
+
+
+def _fmt(readings: list[tuple[float, str]]) -> str:
+    return ", ".join(f"{v:g} {'mg/dL' if u == 'mg' else 'mmol/L'}" for v, u in readings)
+
+
+_MEDICINE_GROUPS = ("insulin", "insulin_named", "immunosuppressant", "other")
+
+
+def personal_advice(f: Finding) -> Decision:
+    """A request to start, stop, change or dose a medicine for someone specific, or "am I cured?".
+
+    Told about a study's participants it is a question about the study, not advice.
+    """
+    skip = ("study", "explain")
+    medicines = {g: f.terms_outside(g, skip) for g in _MEDICINE_GROUPS}
+    team = "transplant" if medicines["immunosuppressant"] else "diabetes"
+    someone = f.terms_outside("persons", skip) or f.terms_outside("requests", skip)
+    if f.terms_outside("cured", skip):
+        return Decision("personal_advice", "cured_question",
+                        "asks whether a specific person is cured: " + ", ".join(f.terms_outside("cured", skip)), team)
+    named = [t for g in _MEDICINE_GROUPS for t in medicines[g]]
+    dose_alone = f.terms_outside("dose_alone", skip)
+    if dose_alone and someone:
+        return Decision("personal_advice", "individual_dose", "asks for an amount: " + ", ".join(dose_alone), team)
+    if not named or not someone:
+        return Decision("")
+    dose = f.terms_outside("dose", skip) + f.terms_outside("quantity", skip)
+    if dose:
+        return Decision("personal_advice", "individual_dose",
+                        f"asks for a dose of {', '.join(_distinct(named))}: {', '.join(dose)}", team)
+    change = f.terms_outside("change", skip)
+    # "Will stem cells get me off insulin?" asks what a therapy makes possible; a decision made now, on one's
+    # own regimen, or about anti-rejection drugs (never stopped in any of these studies) is personal advice.
+    regimen = f.terms_outside("own_regimen", skip) + medicines["insulin_named"]  # "my Tresiba", "晚上那针长效"
+    own = (f.terms_outside("own_decision", skip) or medicines["immunosuppressant"]
+           or (regimen and not f.terms_outside("conditional", ())))
+    possible = f.terms_outside("outcome", ()) or (f.terms_outside("therapy", ()) and not f.terms_outside("family", skip))
+    if change and (own or not possible):
+        return Decision("personal_advice", "change_own_treatment",
+                        f"asks to {', '.join(_distinct(change))} {', '.join(_distinct(named))} for someone specific",
+                        team)
+    return Decision("")

@@ -1,0 +1,162 @@
+"""The reviewed answer library: validation and verification against the real corpus."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+
+from t1d_qa import library
+from t1d_qa.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+CORPUS = ROOT / "corpus"
+
+GOOD = {
+    "id": "zimislecel-results",
+    "entities": ["zimislecel"],
+    "aspect": "results",
+    "question": "What did the zimislecel (VX-880) trial find?",
+    "paraphrases": [
+        "did the vertex stem cell trial actually work",
+        "vx880 results",
+        "what happened to the people in the vertex trial",
+        "my son has t1d, did the vertex cells help anyone",
+        "how well did zimislecel work",
+        "zimislecel outcome please",
+    ],
+    "answer": [
+        {"text": "10 of the 12 people who got the full dose no longer needed insulin injections after one year.",
+         "cite": "reichman2025-en § results"},
+        {"text": "It was a small trial, and everyone had to take anti-rejection drugs.",
+         "cite": "reichman2025-en § limitations"},
+    ],
+}
+
+
+def write_library(tmp_path: Path, entries: list[dict], lang: str = "en") -> Path:
+    """A copy of the real corpus documents with the given entries as its only library file."""
+    corpus = tmp_path / "corpus"
+    if not corpus.exists():
+        shutil.copytree(CORPUS, corpus, ignore=shutil.ignore_patterns("answers"))
+    (corpus / "answers").mkdir(exist_ok=True)
+    data = {"lang": lang, "kind": "answer", "reviewed": "2026-11-29", "reviewer": "test", "entries": entries}
+    (corpus / "answers" / f"{lang}.yaml").write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    return corpus
+
+
+def entry(**changes) -> dict:
+    out = yaml.safe_load(yaml.safe_dump(GOOD))
+    out.update(changes)
+    return out
+
+
+def test_the_projects_library_verifies():
+    """Every entry of corpus/answers/*.yaml passes the same check as `t1d-qa index`."""
+    assert library.check(CORPUS) == []
+
+
+def test_a_good_entry_loads_with_its_resolved_sections(tmp_path):
+    lib = library.load_library(write_library(tmp_path, [entry()]))
+    e = lib.get("zimislecel-results", "en")
+    assert e.entities == ("zimislecel",) and e.aspect == "results" and len(e.paraphrases) == 6
+    assert [s.doc_id for s in e.answer] == ["reichman2025-en", "reichman2025-en"]
+    assert "results" in e.answer[0].heading.lower() and "limitations" in e.answer[1].heading.lower()
+
+
+@pytest.mark.parametrize(
+    ("changes", "expected"),
+    [
+        ({"answer": [{"text": "13 of the 12 people no longer needed insulin.", "cite": "reichman2025-en § results"},
+                     GOOD["answer"][1]]}, "13 not in reichman2025-en"),
+        ({"answer": [{"text": "About 97% reached the target.", "cite": "reichman2025-en § results"},
+                     GOOD["answer"][1]]}, "97 not in"),
+        ({"answer": [{"text": "It works in most people.", "cite": "reichman2025-en § trial"}, GOOD["answer"][1]]},
+         "headings of reichman2025-en contain 'trial'"),
+        ({"answer": [{"text": "It works in most people.", "cite": "reichman2025-en § no such heading"},
+                      GOOD["answer"][1]]}, "no `##` headings"),
+        ({"answer": [{"text": "It works in most people.", "cite": "nosuchdoc-en § results"}, GOOD["answer"][1]]},
+         "no corpus document has id 'nosuchdoc-en'"),
+        ({"answer": [{"text": "It works.", "cite": "reichman2025-zh § 主要结果"}, GOOD["answer"][1]]},
+         "cite the document in en"),
+        ({"answer": [{"text": "Zimislecel is a permanent cure for diabetes.", "cite": "reichman2025-en § results"},
+                     GOOD["answer"][1]]}, "the safety check blocks it (promotional claim)"),
+        ({"answer": [{"text": "Editor's note: the paper says little (see doi: 10.1056/x).",
+                      "cite": "reichman2025-en § results"}, GOOD["answer"][1]]}, "internal wording"),
+        ({"answer": [{"text": "The trial (phase 1/2 had 12 people.", "cite": "reichman2025-en § results"},
+                     GOOD["answer"][1]]}, "unbalanced brackets"),
+        ({"answer": GOOD["answer"][:1]}, "1 answer sentences; 2-6 needed"),
+        ({"paraphrases": GOOD["paraphrases"][:5]}, "5 distinct paraphrases; at least 6"),
+        ({"paraphrases": GOOD["paraphrases"][:5] + ["维泰克斯的试验效果如何"]}, "not in the file's language"),
+        ({"entities": ["vertex"]}, "unknown entities ['vertex']"),
+        ({"aspect": "price"}, "unknown aspect 'price'"),
+        ({"aspect": None}, "lacks aspect"),
+    ],
+)
+def test_a_broken_entry_is_named_with_file_entry_and_sentence(tmp_path, changes, expected):
+    corpus = write_library(tmp_path, [entry(**changes)])
+    problems = library.check(corpus)
+    assert any(expected in p for p in problems), problems
+    assert all("en.yaml: entry zimislecel-results" in p for p in problems), problems
+    with pytest.raises(library.LibraryError, match="problem"):
+        library.load_library(corpus)
+
+
+def test_twins_must_exist_and_agree(tmp_path):
+    corpus = write_library(tmp_path, [entry()])
+    zh = entry(question="zimislecel试验结果如何？", paraphrases=[
+        "福泰的干细胞试验有效果吗", "vx880效果怎么样", "维泰克斯试验的人后来怎么样了", "我儿子是1型，vertex细胞对谁有用吗",
+        "zimislecel疗效如何", "这个试验结果好不好"], aspect="risks", answer=[
+        {"text": "接受全剂量的12人中，有10人一年后不再需要注射胰岛素。", "cite": "reichman2025-zh § 主要结果"},
+        {"text": "这项试验规模很小，而且所有人都要服用抗排斥药。", "cite": "reichman2025-zh § 局限性"}])
+    other = dict(zh, id="other-entry", aspect="results", paraphrases=[p + "呢" for p in zh["paraphrases"]],
+                 question="zimislecel试验发现了什么？")
+    write_library(tmp_path, [zh, other], lang="zh")
+    problems = library.check(corpus)
+    assert any("zimislecel-results: entities/aspect differ" in p for p in problems), problems
+    assert any("other-entry has no twin in the en library" in p for p in problems), problems
+
+
+def test_the_same_paraphrase_in_two_entries_is_an_error(tmp_path):
+    other = entry(id="zimislecel-risks", aspect="risks")
+    problems = library.check(write_library(tmp_path, [entry(), other]))
+    assert any("is also in entry zimislecel-results" in p for p in problems), problems
+
+
+def test_index_stops_on_a_broken_library_and_keeps_the_old_index(tmp_path, monkeypatch, capsys):
+    corpus = write_library(tmp_path, [entry(answer=[{"text": "13 of 12 people were helped.",
+                                                     "cite": "reichman2025-en § results"}, GOOD["answer"][1]])])
+    monkeypatch.setenv("T1D_QA_CORPUS_DIR", str(corpus))
+    monkeypatch.setenv("T1D_QA_DATA_DIR", str(tmp_path / "data"))
+    assert main(["index"]) == 1
+    err = capsys.readouterr().err
+    assert "en.yaml: entry zimislecel-results, sentence 1" in err and "13 not in" in err
+    assert not (tmp_path / "data" / "index").exists()  # stopped before opening (or touching) the index
+
+
+def test_check_command_prints_problems_and_fails(tmp_path, capsys):
+    corpus = write_library(tmp_path, [entry(aspect="price")])
+    assert library.main(["check", str(corpus)]) == 1
+    assert "unknown aspect 'price'" in capsys.readouterr().out
+    good = write_library(tmp_path / "good", [entry()])
+    assert library.main(["check", str(good)]) == 0
+    assert "1 entries" in capsys.readouterr().out
+
+
+def test_unclean_finds_what_a_patient_should_not_read():
+    assert library.unclean("10 of 12 people stopped insulin [1].") == []
+    assert library.unclean("（来源：Reichman等，N Engl J Med 2025；[1]")  # unclosed bracket
+    assert library.unclean("See https://example.org for more.")
+    assert library.unclean("编者注：原文如此。")
+    assert library.numbers_in("１２ people, 7.8 mmol/L, 1,000 cells, 83%") == {"12", "7.8", "1000", "83"}
+
+
+def test_a_cite_phrase_beats_scattered_words():
+    """'trial: immunosuppression' is one heading as a phrase, though both words occur in another."""
+    docs = {d.id: d for d in library.load_corpus(CORPUS)}
+    _, heading, text = library.resolve_cite("reichman2025-en § trial: immunosuppression", docs)
+    assert heading.lower().endswith("trial: immunosuppression") and text.strip()
+    with pytest.raises(ValueError, match="exactly one"):
+        library.resolve_cite("reichman2025-en § immunosuppression", docs)
