@@ -496,7 +496,7 @@ def test_outage_page_and_widget_show_the_emergency_card_or_the_error_with_the_nu
         gate.down()
     else:
         gate.mode = "hang"
-    emergency_zh = re.sub(r"^\d+\.\s*", "", replies.text("emergency", "zh", number="120").splitlines()[1])
+    emergency_zh = re.sub(r"^\d+\.\s*", "", replies.emergency("", frozenset(), "zh", "120", "12356").splitlines()[1])
     error_en = replies.text("error", "en", number="120")
     for page, scope in ((chat, "#t1d-qa"), (site, W)):
         started = time.monotonic()
@@ -507,6 +507,10 @@ def test_outage_page_and_widget_show_the_emergency_card_or_the_error_with_the_nu
         expect(card.locator("a.call.big")).to_be_in_viewport()
         if outage == "hang":
             assert TIMEOUT_S - 0.5 <= time.monotonic() - started <= TIMEOUT_S + 5
+        if outage == "down":  # self-harm wording gets the server's crisis reply, with the crisis line
+            crisis = ask(page, "I feel hopeless, I keep thinking I want to die", scope)
+            expect(crisis).to_have_class(re.compile("kind-emergency"))
+            expect(crisis.locator(".text")).to_contain_text("12356")
         error = ask(page, "What did the zimislecel trial find?", scope)
         expect(error).to_have_class(re.compile("kind-error"))
         expect(error).to_have_attribute("lang", "en")

@@ -21,7 +21,7 @@ from t1d_qa.web.server import create_app
 SITE = "http://localhost:8123"
 ANSWER_KEYS = {"id", "answer_id", "question", "resolved_question", "language", "kind", "answer", "citations",
                "disclaimer", "ai_label", "retrieved", "latency_ms"}
-CITATION_KEYS = {"n", "chunk_id", "doc_id", "title", "section", "source", "quote"}
+CITATION_KEYS = {"n", "chunk_id", "doc_id", "title", "section", "source", "quote", "reviewed", "as_of"}
 
 
 def client_for(pipeline, data_dir: Path, **overrides) -> TestClient:
@@ -209,26 +209,36 @@ def served_config(client) -> dict:
 
 
 def test_widget_carries_the_servers_fixed_texts_and_settings(pipeline, tmp_path):
-    custom = client_for(pipeline, tmp_path, emergency_number="999", clinic_name="Clinic <b>", client_timeout_s=7,
-                        privacy_url="/privacy")
+    custom = client_for(pipeline, tmp_path, emergency_number="999", crisis_line="400-000", clinic_name="Clinic <b>",
+                        client_timeout_s=7, privacy_url="/privacy")
     config = served_config(custom)
     for lang in ("zh", "en"):
-        assert config["replies"]["emergency"][lang] == replies.text("emergency", lang, number="999")
+        assert config["replies"]["emergency"][lang] == replies.emergency("", frozenset(), lang, "999", "400-000")
+        assert config["replies"]["crisis"][lang] == replies.emergency("self_harm", frozenset(), lang, "999", "400-000")
+        assert "400-000" in config["replies"]["crisis"][lang]
         assert config["replies"]["error"][lang] == replies.text("error", lang, number="999")
     assert (config["number"], config["clinic"], config["timeout_ms"], config["privacy_url"]) == (
         "999", "Clinic <b>", 7000, "/privacy")
     assert "<b>" not in custom.get("/widget.js").text  # escaped for the script context
-    assert config["danger"] == page_mod.danger_words() and config["reviewed"]["safety-en"]
+    assert set(config["danger"]) == set(page_mod.danger_words()) and config["reviewed"]["safety-en"]
+
+
+# Sentences that put each danger word in a situation; the server's screen must call them emergencies.
+DANGER_TEMPLATES = {"emergency": {"zh": "我家孩子{}了，怎么办？", "en": "Help, my son {} and I am scared, what do I do?"},
+                    "crisis": {"zh": "我最近很难受，{}了", "en": "I feel hopeless, I keep thinking I {}"}}
 
 
 def test_danger_words_are_emergencies_for_the_server_too():
     """The client's outage check never raises an alarm the server's screen would not raise."""
-    templates = {"zh": "我家孩子{}了，怎么办？", "en": "Help, my son {} and I am scared, what do I do?"}
-    words = page_mod.danger_words()["emergency"]
-    assert words["zh"] and words["en"]
-    for lang, template in templates.items():
-        for word in words[lang]:
-            assert safety.screen(template.format(word), 2000).kind == "emergency", word
+    groups = page_mod.danger_words()
+    assert set(groups) == set(DANGER_TEMPLATES)
+    for name, group in groups.items():
+        for lang in ("zh", "en"):
+            assert group[lang]
+            for word in group[lang]:
+                screen = safety.screen(DANGER_TEMPLATES[name][lang].format(word), 2000)
+                assert screen.kind == "emergency", (name, word)
+                assert not group["rule"] or screen.rule == group["rule"], (name, word, screen.rule)
 
 
 def test_source_page_shows_the_document_escaped_with_section_anchors(client, tmp_path):

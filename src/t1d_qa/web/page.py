@@ -40,19 +40,25 @@ SOURCE_PAGE = {
 
 
 def danger_words() -> dict:
-    """The word lists from static/danger-words.json, by reply key (keys starting with "_" are notes)."""
+    """The groups of static/danger-words.json: {name: {"rule", "zh", "en"}} (keys starting with "_" are notes)."""
     raw = json.loads(files("t1d_qa.web").joinpath("static/danger-words.json").read_text(encoding="utf-8"))
-    return {key: {"zh": list(v.get("zh", [])), "en": list(v.get("en", []))}
+    return {key: {"rule": v.get("rule", ""), "zh": list(v.get("zh", [])), "en": list(v.get("en", []))}
             for key, v in raw.items() if not key.startswith("_")}
 
 
 def client_config(settings: Settings) -> dict:
-    """What the page and widget need to know from the server, including the texts for an outage."""
+    """What the page and widget need to know from the server, including the texts for an outage.
+
+    The emergency texts are the server's own (replies.emergency for each group's rule, with the
+    configured numbers and no place named), so the client never keeps a copy that could go stale.
+    """
     danger = danger_words()
-    texts = {}
-    for key in {"emergency", "error", *danger}:
-        if key in replies.TEXTS:
-            texts[key] = {lang: replies.text(key, lang, number=settings.emergency_number) for lang in ("zh", "en")}
+    both = ("zh", "en")
+    texts = {"error": {lang: replies.text("error", lang, number=settings.emergency_number) for lang in both}}
+    for key, group in {"emergency": {"rule": ""}, **danger}.items():
+        texts[key] = {lang: replies.emergency(group["rule"], frozenset(), lang, settings.emergency_number,
+                                              settings.crisis_line) for lang in both}
+    danger = {key: {"zh": group["zh"], "en": group["en"]} for key, group in danger.items()}
     return {
         "number": settings.emergency_number,
         "clinic": settings.clinic_name,
