@@ -221,6 +221,12 @@ def axe_serious(page) -> list[dict]:
     return [v for v in found if v["impact"] in ("serious", "critical")]
 
 
+def assert_at_top(reply, log) -> None:
+    """A new reply opens at its start: its top edge sits at the top of the conversation."""
+    gap = reply.bounding_box()["y"] - log.bounding_box()["y"]
+    assert 0 <= gap <= 24, f"the reply starts {gap:.0f} px below the top of the conversation"
+
+
 def focused(page, selector: str) -> bool:
     return page.evaluate(f"() => {{ const a = ({DEEP_ACTIVE})(); return !!a && a.matches({selector!r}); }}")
 
@@ -295,6 +301,7 @@ def test_page_welcome_answer_sources_source_page_and_axe(open_page, servers):
     expect(target).to_be_visible()
     expect(target).to_contain_text(quote.strip("“”\"")[:12])
     assert source.locator("script").count() == 0
+    assert axe_serious(source) == []
     shot(source, "source-page")
 
     emergency = ask(page, ZH_DANGER)
@@ -323,6 +330,7 @@ def test_page_on_a_phone_composer_emergency_and_language_switch(open_page, serve
     ask(page, ZH_Q)
     card = ask(page, ZH_DANGER)
     expect(card).to_have_class(re.compile("kind-emergency"))
+    assert_at_top(card, page.locator("#t1d-qa .log"))
     expect(card.locator(".alert-head")).to_be_in_viewport()
     expect(card.locator("a.call.big")).to_be_in_viewport()
     expect(card.locator(".text")).to_contain_text("120")
@@ -451,6 +459,7 @@ def test_widget_at_phone_width_is_modal_and_keeps_the_conversation(open_page, se
                              f".contains(({DEEP_ACTIVE})())")
     card = ask(page, EN_DANGER, W)
     expect(card).to_have_class(re.compile("kind-emergency"))
+    assert_at_top(card, page.locator(f"{W} .log"))
     expect(card.locator(".text")).to_contain_text("Call the emergency number 120 now")
     expect(card.locator(".alert-head")).to_be_in_viewport()
     expect(card.locator("a.call.big")).to_be_in_viewport()

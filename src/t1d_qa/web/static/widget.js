@@ -510,7 +510,7 @@
   function addNode(node) { log.appendChild(node); return node; }
 
   function scrollToStart(node) {
-    log.scrollTop = Math.max(0, node.offsetTop - log.offsetTop - 8);
+    log.scrollTop += node.getBoundingClientRect().top - log.getBoundingClientRect().top - 8;
   }
 
   function scrollToLast() {
