@@ -36,7 +36,7 @@
       title: "干细胞治疗1型糖尿病 · 问答", open: "打开问答", hide: "收起问答", close: "关闭", send: "发送",
       placeholder: "请输入您的问题", question: "您的问题", label: "AI生成内容", sources: "参考来源",
       thinking: "正在查找资料…", up: "有帮助", down: "没有帮助", thanks: "谢谢您的反馈。",
-      comment: "补充意见（可选）", commentSend: "提交意见", commentThanks: "已收到您的意见，谢谢。", notSaved: "意见未能保存，请稍后再试。",
+      comment: "补充意见（可选）", commentSend: "提交意见", commentThanks: "已收到您的意见，谢谢。", notSaved: "意见未能保存，请稍后再试。", voteNotSaved: "反馈未能保存，请稍后再试。",
       busy: "提问过于频繁，请 {s} 秒后再试。", resolved: "结合上文理解为：", newChat: "新对话",
       switchTo: "English", switchLang: "en", log: "对话记录",
       notice: "自动问答助手，不是医生。紧急情况请立即拨打", call: "拨打 {n}", emergency: "紧急情况",
@@ -59,7 +59,7 @@
       send: "Send", placeholder: "Type your question", question: "Your question", label: "AI-generated",
       sources: "Sources", thinking: "Looking it up…", up: "Helpful", down: "Not helpful",
       thanks: "Thank you for your feedback.", comment: "Comment (optional)", commentSend: "Send comment",
-      commentThanks: "Comment received, thank you.", notSaved: "Your comment could not be saved; please try later.", busy: "Too many questions; please try again in {s} s.",
+      commentThanks: "Comment received, thank you.", notSaved: "Your comment could not be saved; please try later.", voteNotSaved: "Your vote could not be saved; please try later.", busy: "Too many questions; please try again in {s} s.",
       resolved: "Understood with the earlier question as: ", newChat: "New chat", switchTo: "中文",
       switchLang: "zh", log: "Conversation",
       notice: "An automated assistant, not a doctor. In an emergency call", call: "Call {n}", emergency: "Emergency",
@@ -470,7 +470,9 @@
         b.setAttribute("aria-pressed", "true");
         row.querySelectorAll("button").forEach(function (x) { x.setAttribute("aria-disabled", "true"); });
         var stored = post("api/feedback", { answer_id: answerId, vote: chosen, channel: pageMode ? "page" : "widget" });
-        row.appendChild(el("span", "thanks", { role: "status" }, T.thanks));
+        var status = el("span", "thanks", { role: "status" });
+        row.appendChild(status);
+        stored.then(function (reply) { status.textContent = reply ? T.thanks : T.voteNotSaved; });  // never thanked unless stored
         message.appendChild(commentForm(answerId, chosen, stored, L));
       });
       row.appendChild(b);
