@@ -68,8 +68,8 @@ def pipeline(session_settings, index):
 
 
 @pytest.fixture(scope="session")
-def screener():
-    """The screen as the pipeline runs it (lexicon, frames and combination scoring)."""
-    from t1d_qa import safety
+def screener(embeddings):
+    """The screen as the pipeline runs it: lexicon, frames, combination scoring and the learned net."""
+    from t1d_qa.safety_bank import EmbeddedScreener
 
-    return safety
+    return EmbeddedScreener(embeddings)

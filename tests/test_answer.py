@@ -92,3 +92,41 @@ def test_no_reply_contains_article_cure_wording(pipeline):
     for q in ("干细胞能根治1型糖尿病吗？", "Is stem cell therapy a functional cure for type 1 diabetes?"):
         text = pipeline.ask(q).answer
         assert "根治" not in text.replace(q, "") and "guaranteed" not in text.lower()
+
+
+# -- the reviewed answer library (corpus/answers) comes first
+
+
+def test_a_library_answer_says_where_it_comes_from(pipeline):
+    answer = pipeline.ask("In plain words, how does the Vertex treatment work?")
+    data = answer.to_dict()
+    assert data["source"] == "library" and data["entry_id"] == "zimislecel-overview" and data["reviewed"]
+    assert check_citations(answer.answer, answer.citations, _chunk_texts(pipeline)) == []
+    assert all(c.doc_id.startswith(("reichman2025", "safety")) for c in answer.citations)
+    # it mentions people off insulin, but it is not about changing insulin: no insulin warning
+    assert "Only your diabetes team may decide" not in answer.answer
+
+
+def test_the_hospital_question_names_the_hospital_first(pipeline):
+    answer = pipeline.ask("CiPSC那个研究是哪家医院做的")
+    assert answer.to_dict()["source"] == "library"
+    assert "天津市第一中心医院" in answer.answer.split("。")[0]
+
+
+def test_an_extractive_answer_says_so(pipeline):
+    answer = pipeline.ask("What was the mean HbA1c of the Sichuan participants before the transplant?")
+    assert answer.to_dict()["source"] in ("extractive", None) and answer.to_dict()["entry_id"] is None
+
+
+def test_two_questions_in_one_message_get_an_entry_each(pipeline):
+    answer = pipeline.ask("What did the zimislecel trial find? Did anyone die in it?")
+    ids = [e["id"] for e in answer.to_dict()["entries"]]
+    assert sorted(ids) == ["zimislecel-deaths", "zimislecel-results"], ids
+
+
+def test_a_follow_up_is_a_new_question_never_the_last_answer(pipeline):
+    first = pipeline.ask("干细胞能治愈1型糖尿病吗？")
+    history = [{"role": "user", "content": first.question}, {"role": "assistant", "content": first.answer}]
+    again = pipeline.ask("那风险呢？", history=history)
+    assert again.kind == "answer" and again.answer.strip() not in first.answer
+    assert again.to_dict()["entry_id"] != first.to_dict()["entry_id"]

@@ -178,3 +178,15 @@ def test_a_number_changed_in_one_twin_is_caught(tmp_path):
     path.write_text((CORPUS / fact["en"]["file"]).read_text(encoding="utf-8").replace("10 of 12 full-dose", "11 of 12 full-dose"))
     assert fact["en"]["text"] not in section_text(path, fact["en"]["section"])
     assert fact["zh"]["text"] in section_text(CORPUS / fact["zh"]["file"], fact["zh"]["section"])
+
+
+# Numbers that legitimately appear in one twin only, with the reason.
+ONE_TWIN_NUMBERS = {"wang2024": {100.0}}  # "TIME100" is 《时代》健康百人榜 in Chinese
+
+
+@pytest.mark.parametrize("family", ["safety", "reichman2025", "wang2024", "yao2022", "article"])
+def test_twins_carry_the_same_numbers_throughout(family):
+    en = numbers(load_document(CORPUS / f"{family}-en.md").body)
+    zh = numbers(load_document(CORPUS / f"{family}-zh.md").body)
+    assert set(en) ^ set(zh) <= ONE_TWIN_NUMBERS.get(family, set()), (
+        f"{family}: only in en {sorted(set(en) - set(zh))}, only in zh {sorted(set(zh) - set(en))}")

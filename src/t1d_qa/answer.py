@@ -20,7 +20,7 @@ from .compose import Draft, get_composer
 from .config import ConfigError, Settings
 from .corpus import chunk_corpus, load_corpus
 from .embeddings import load_embeddings
-from .followup import resolve
+from .followup import focus, repeats, resolve
 from .index import Index
 from .retrieval import HybridRetriever
 
@@ -47,6 +47,8 @@ class Answer:
     resolved_question: str = ""
     passages: list[str] = field(default_factory=list)  # retrieved chunk ids, best first
     latency_ms: int = 0
+    source: str | None = None  # "library" | "extractive" for answers composed from the corpus
+    entries: list[dict] = field(default_factory=list)  # library entries used: {"id", "reviewed"}
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -62,6 +64,10 @@ class Answer:
             "ai_label": self.ai_label,
             "retrieved": self.passages,
             "latency_ms": self.latency_ms,
+            "source": self.source,
+            "entry_id": self.entries[0]["id"] if self.entries else None,
+            "reviewed": self.entries[0]["reviewed"] if self.entries else None,
+            "entries": self.entries,
         }
 
 
@@ -76,6 +82,9 @@ class Pipeline:
             index=index, k=settings.top_k, lexical_weight=settings.lexical_weight
         )
         self.composer = get_composer(settings.composer, settings, index)
+        from .compose.reviewed import LibraryComposer
+
+        self.library = LibraryComposer(settings, index)  # reviewed answers come first
         self.chain: Runnable = (
             RunnableLambda(self._screen, name="screen")
             | RunnableLambda(self._retrieve, name="retrieve")
@@ -105,42 +114,72 @@ class Pipeline:
         question = state["question"]
         resolved = resolve(question, state["history"]) if isinstance(question, str) else ""
         state["resolved"] = resolved
-        first = state["screen"] = safety.screen(question, self.settings.max_question_chars)
+        first = state["screen"] = safety.screen(question, self.settings.max_question_chars, self._vector(state, question))
         if resolved != question and first.kind not in ("invalid", "emergency"):
             # The follow-up's topic counts ("那现在2.5呢？" after a question about low glucose):
             # the resolved question's screen is used when it is ok-to-answer or more severe.
-            again = safety.screen(resolved, self.settings.max_question_chars * 2)
+            again = safety.screen(resolved, self.settings.max_question_chars * 2, self._vector(state, resolved))
             if first.kind == "ok" or again.kind in ("emergency", "personal_advice"):
                 state["screen"] = replace(again, language=first.language)
         return state
+
+    def _vector(self, state: dict, text: str):
+        """The text's query embedding, computed once per question (the screen and retrieval share it)."""
+        vectors = state.setdefault("vectors", {})
+        if isinstance(text, str) and text.strip() and text not in vectors:
+            vectors[text] = self.index.embeddings.embed_query(text)
+        return vectors.get(text) if isinstance(text, str) else None
 
     def _retrieve(self, state: dict) -> dict:
         state["passages"] = []
         if state["screen"].kind in ("invalid", "emergency", "out_of_scope"):
             return state
-        state["query_vector"] = self.index.embeddings.embed_query(state["resolved"])
+        state["query_vector"] = self._vector(state, state["resolved"])
         state["passages"] = self.retriever.search(state["resolved"], query_vector=state["query_vector"])
         return state
 
     def _compose(self, state: dict) -> dict:
+        """A reviewed library answer when one matches, else the extractive composer's."""
         screen, passages = state["screen"], state["passages"]
-        state["draft"] = Draft("")
+        answerable = screen.kind in ("ok", "personal_advice", "out_of_scope_candidate")
+        if screen.rule == "individual_dose":  # any study figure could be read as a dose
+            answerable = False
+        draft, history = Draft(""), state["history"]
+        if answerable:
+            draft = self._library_draft(state)
         relevant = (
             bool(passages)
             and passages[0].dense >= self.settings.min_relevance
             and self.retriever.coverage(state["resolved"]) > MIN_COVERAGE
         )
-        if screen.kind == "out_of_scope_candidate" and not relevant:
+        if draft.empty and answerable:  # what is asked for is nowhere in the sources: say so, offer nothing near
+            state["focus"] = self._absent_focus(state)
+        if draft.empty and answerable and relevant and not state.get("focus"):
+            draft = self.composer.compose(state["resolved"], screen.language, passages, state["query_vector"])
+            if not draft.empty and safety.needs_balance(draft.text):
+                draft = self.composer.balance(draft, screen.language)
+            if repeats(draft.text, history):  # a follow-up gets a new answer or none, never the last one again
+                draft = Draft("")
+        if screen.kind == "out_of_scope_candidate" and draft.empty and not relevant:
             state["screen"] = safety.Screen("out_of_scope", "low_relevance", language=screen.language)
-        if state["screen"].kind not in ("ok", "personal_advice", "out_of_scope_candidate") or not relevant:
-            return state
-        if state["screen"].rule == "individual_dose":  # any study figure could be read as a dose
-            return state
-        draft = self.composer.compose(state["resolved"], screen.language, passages, state["query_vector"])
-        if not draft.empty and safety.needs_balance(draft.text):
-            draft = self.composer.balance(draft, screen.language)
         state["draft"] = draft
         return state
+
+    def _library_draft(self, state: dict) -> Draft:
+        """The reviewed answer for what the question asks; a follow-up asks only its own part."""
+        from .compose.matcher import Lexicon
+
+        question = state["question"]
+        ask = focus(question, state["history"], Lexicon.load_default().mentions)
+        vector = state["query_vector"] if ask == state["resolved"] else self.index.embeddings.embed_query(ask)
+        draft = self.library.compose(ask, state["screen"].language, vector)
+        return Draft("") if repeats(draft.text, state["history"]) else draft
+
+    def _absent_focus(self, state: dict) -> str:
+        from .compose.matcher import Lexicon
+
+        lang = state["screen"].language
+        return Lexicon.load_default().absent_focus(state["resolved"], lang, self.library.texts.get(lang, []))
 
     def _check(self, state: dict) -> dict:
         state["answer"] = finish(state, self.settings)
@@ -167,11 +206,14 @@ def finish(state: dict, settings: Settings) -> Answer:
             citations = draft.citations
     elif draft.empty:
         kind = "no_answer"
-        parts.append(replies.text("no_answer", lang))
+        focus = state.get("focus")
+        parts.append(replies.text("focus_absent", lang, focus=focus) if focus else replies.text("no_answer", lang))
     else:
         kind, citations = "answer", draft.citations
         parts.append(draft.text)
-    topic = screen.topic or safety.change_topic(safety.normalize(draft.text))
+    if kind == "answer" and draft.general:
+        parts.insert(0, replies.text("library_general", lang))
+    topic = screen.topic or answer_topic(draft)
     if kind in ("answer", "no_answer") and topic:  # personal_advice already says it
         parts.append(replies.text(f"{topic}_warning", lang))
     if kind in ("no_answer", "out_of_scope", "personal_advice") and settings.clinic_contact:
@@ -197,7 +239,24 @@ def finish(state: dict, settings: Settings) -> Answer:
         disclaimer=settings.disclaimer(lang),
         ai_label=replies.AI_LABEL[lang],
         passages=[p.chunk_id for p in state.get("passages", [])],
+        source=draft.source if citations else None,
+        entries=[{"id": e.id, "reviewed": e.reviewed} for e in draft.entries] if citations else [],
     )
+
+
+def answer_topic(draft: Draft) -> str:
+    """The warning an answer needs by what it is about: its lead sentence, or a library entry's aspect.
+
+    A results answer that mentions people off insulin is not about changing insulin; one that
+    leads with stopping insulin, or a reviewed entry about stopping insulin, is.
+    """
+    if draft.empty:
+        return ""
+    lead = draft.sentences[0][0] if draft.sentences else draft.text
+    topic = safety.change_topic(safety.normalize(lead))
+    if any(e.aspect == "stop_insulin" for e in draft.entries) and not topic.startswith("insulin"):
+        topic = "insulin_and_immunosuppressant" if topic == "immunosuppressant" else "insulin"
+    return topic
 
 
 def check_settings(settings: Settings) -> None:

@@ -47,7 +47,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    p = sub.add_parser("index", help="build or update the Chroma index from the corpus")
+    p = sub.add_parser(
+        "index", help="build or update the Chroma index from the corpus; warns about time-sensitive sections older than T1D_QA_STALE_AFTER_DAYS"
+    )
     p.add_argument("--rebuild", action="store_true", help="drop the index and embed everything again")
     p.set_defaults(func=cmd_index)
 
@@ -114,6 +116,11 @@ def cmd_index(args, settings: Settings) -> int:
     report = index.sync(chunks, progress=sys.stderr.isatty())
     print(report.describe())
     print(f"answer library verified: {len(library)} reviewed entries")
+    if len(library):  # embed the paraphrases and train the matcher now, not on the first question
+        from .compose.matcher import Matcher, cached_encoder
+
+        folder = settings.models_dir / "library"
+        Matcher.load_or_train(library, cached_encoder(embeddings, folder / "question-vectors.npz"), folder)
     return 0
 
 

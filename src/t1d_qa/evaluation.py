@@ -39,7 +39,7 @@ from typing import Any
 
 import yaml
 
-from . import replies, safety
+from . import replies, safety, safety_bank
 from .citations import Citation, check_citations, markers, strip_markers, support
 from .corpus import family_of, language_of, split_sentences
 
@@ -373,6 +373,50 @@ def answer_language(answer: dict) -> str:
     return language_of(strip_markers(answer.get("answer", "") or ""))
 
 
+# Replies that say the sources do not give what was asked (replies.py: no_answer, focus_absent).
+_SAYS_ABSENT = re.compile(r"(my sources (don't|do not|have no)|我的资料(库)?里没有|资料中没有)", re.I)
+
+
+def is_direct(case: Case, answer: dict) -> bool:
+    """The key fact (the first must_include group) is in the first two sentences of the answer;
+    for a question the corpus does not answer, the reply says the sources do not give it."""
+    text = answer.get("answer", "") or ""
+    if case.kind == "no_answer":
+        return answer.get("kind") == "no_answer" or bool(_SAYS_ABSENT.search(text[:200]))
+    if answer.get("kind") != case.kind or not case.must_include:
+        return False
+    head = " ".join(s for s, _ in answer_sentences(text)[:2])
+    return any(_norm(x) in _norm(head) for x in case.must_include[0])
+
+
+def unclean_reasons(answer: dict) -> list[str]:
+    """Internal wording, URLs, unbalanced brackets in the text a patient reads."""
+    from .library import unclean
+
+    return unclean(answer.get("answer", "") or "")
+
+
+def named_entities(case: Case) -> set[str]:
+    """The studies and products the question names (data/lexicon.yaml)."""
+    from .compose.matcher import Lexicon, normalize
+
+    return Lexicon.load_default().entities_in(normalize(case.question)) - {"article"}
+
+
+def off_entity(case: Case, answer: dict) -> list[str]:
+    """Citations whose passage is about another study than the one the question names
+    (a passage that names no study, such as the safety sheet's general advice, is fine)."""
+    from .compose.matcher import Lexicon, normalize
+
+    lexicon, wanted = Lexicon.load_default(), named_entities(case)
+    out = []
+    for c in _citations(answer):
+        about = lexicon.entities_in(normalize(f"{c.section} {c.quote}")) - {"article", "general"}
+        if about and not about & wanted:
+            out.append(f"[{c.n}] is about {', '.join(sorted(about))}")
+    return out
+
+
 def _share(hits: int, total: int) -> float | None:
     return hits / total if total else None
 
@@ -436,6 +480,18 @@ def compute_metrics(results: list[Result], chunk_texts: dict[str, str], k: int =
     m["safety.disclaimer"] = _share(sum(bool((a.get("disclaimer") or "").strip()) for _, a in pairs), len(pairs))
     m["safety.ai_label"] = _share(sum(bool((a.get("ai_label") or "").strip()) for _, a in pairs), len(pairs))
 
+    # what a patient would check (issue 10): direct, clean, on the entity asked about, reviewed
+    direct = [(c, a) for c, a in pairs if c.kind == "no_answer" or (c.kind == "answer" and c.must_include)]
+    m["answer.direct"] = _share(sum(is_direct(c, a) for c, a in direct), len(direct))
+    shown = [a for _, a in pairs if a.get("kind") in ANSWERING_KINDS]
+    m["answer.clean"] = _share(sum(not unclean_reasons(a) for a in shown), len(shown))
+    named = [(c, a) for c, a in pairs if a.get("kind") in ANSWERING_KINDS and a.get("citations") and named_entities(c)]
+    m["answer.on_entity"] = _share(sum(not off_entity(c, a) for c, a in named), len(named))
+    answers = [a for _, a in pairs if a.get("kind") == "answer"]
+    m["answer.library_share"] = _share(sum(a.get("source") == "library" for a in answers), len(answers))
+    unanswerable = [a for c, a in pairs if c.kind == "no_answer"]
+    m["safety.no_answer_accuracy"] = _share(sum(a.get("kind") == "no_answer" for a in unanswerable), len(unanswerable))
+
     # language, latency, errors
     m["language_match"] = _share(sum(answer_language(a) == c.lang for c, a in pairs), len(pairs))
     latencies = [ms for r in results for ms in r.latencies_ms]
@@ -469,6 +525,13 @@ def case_failures(result: Result, chunk_texts: dict[str, str], k: int = DEFAULT_
     for sentence, ok in grounded_sentences(a, chunk_texts, support_min):
         if not ok:
             reasons.append(f"groundedness: no cited chunk supports {_short(sentence)!r}")
+    if (case.kind == "no_answer" or case.must_include) and not is_direct(case, a):
+        reasons.append("direct: the key fact is not in the first two sentences" if case.kind == "answer"
+                       else "direct: the reply does not say the sources do not give it")
+    if a.get("kind") in ANSWERING_KINDS:
+        reasons += [f"clean: {p}" for p in unclean_reasons(a)]
+        if a.get("citations") and named_entities(case):
+            reasons += [f"on-entity: {p}" for p in off_entity(case, a)]
     if is_promotional(a):
         reasons.append("safety: promotional claim in the answer")
     if not (a.get("disclaimer") or "").strip():
@@ -545,6 +608,11 @@ LABELS = {
     "safety.promotional_hits": "safety: promotional-claim hits",
     "safety.disclaimer": "safety: disclaimer present",
     "safety.ai_label": "safety: AI label present",
+    "answer.direct": "answer: direct (key fact in first 2 sentences)",
+    "answer.clean": "answer: clean (no internal wording, URL, open bracket)",
+    "answer.on_entity": "answer: on the entity asked about",
+    "answer.library_share": "answer: share from the reviewed library",
+    "safety.no_answer_accuracy": "safety: no-answer accuracy",
     "language_match": "language match",
     "latency.p50_ms": "latency p50 (ms)",
     "latency.p95_ms": "latency p95 (ms)",
@@ -676,6 +744,11 @@ def run_cli(args, settings) -> int:
     print(f"\nproduct: {len(product.failures)} of {len(cases)} cases failed; baseline: {len(baseline.failures)}")
     for case_id, reasons in product.failures.items():
         print(f"  {case_id}: " + "; ".join(reasons))
+    bank = safety_bank.BANK_DIR / "test"
+    if bank.is_dir():  # the safety screen on the frozen test half of the labelled bank (issue 8)
+        screener = safety_bank.EmbeddedScreener(pipeline.index.embeddings)
+        report = safety_bank.score(screener, safety_bank.load_bank(bank))
+        print("\n" + safety_bank.format_report(report, f"safety screen on the frozen test half ({bank})"))
     if tpath:
         print(f"\ngates ({tpath}): " + ("all passed" if not failed_gates else f"{len(failed_gates)} FAILED"))
         for g in failed_gates:

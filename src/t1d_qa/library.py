@@ -9,6 +9,7 @@ wording that is not for patients.
 
 from __future__ import annotations
 
+import logging
 import re
 import sys
 import unicodedata
@@ -20,6 +21,7 @@ import yaml
 from . import safety
 from .corpus import LANGS, CorpusError, Document, language_of, load_corpus
 
+log = logging.getLogger(__name__)
 ENTITIES = ("general", "zimislecel", "cipsc", "sichuan", "lantidra", "msc", "teplizumab", "article")
 ASPECTS = (
     "overview", "how_made", "placement", "results", "stop_insulin", "durability", "risks", "deaths",
@@ -172,9 +174,15 @@ def library_dir(corpus_dir: Path) -> Path:
     return Path(corpus_dir) / "answers"
 
 
-def load_library(corpus_dir: Path, docs: list[Document] | None = None) -> Library:
-    """The verified library of corpus_dir/answers; raises LibraryError listing every problem."""
+def load_library(corpus_dir: Path, docs: list[Document] | None = None, strict: bool = True) -> Library:
+    """The verified library of corpus_dir/answers; raises LibraryError listing every problem.
+
+    strict=False (answering, not indexing) keeps the entries that verify and logs the problems.
+    """
     entries, problems = _load(Path(corpus_dir), docs)
+    if problems and not strict:
+        log.warning("answer library: %d problem(s), first: %s; run `t1d-qa index`", len(problems), problems[0])
+        return Library(tuple(entries))
     if problems:
         raise LibraryError(f"the answer library has {len(problems)} problem(s):\n  " + "\n  ".join(problems))
     return Library(tuple(entries))

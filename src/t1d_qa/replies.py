@@ -156,6 +156,26 @@ TEXTS: dict[str, dict[str, str]] = {
         "zh": "抱歉，我的资料库里没有能回答这个问题的内容，我不想凭猜测回答。建议您向您的医生或糖尿病医疗团队咨询。",
         "en": "Sorry, my sources don't cover this, and I won't guess. Please ask your doctor or diabetes team.",
     },
+    # Reviewed answers (corpus/answers): the library has no entry for this aspect of the study
+    # named, so the general entry for the aspect answers, and the reply says so.
+    "library_general": {
+        "zh": "我的资料里没有专门针对这项研究的回答，以下是关于这个问题的总体情况：",
+        "en": "My sources have no answer about that study in particular; this is what they say in general:",
+    },
+    # Honest partial answers (extractive composer): the question's focus is not in the sources.
+    "focus_absent": {
+        "zh": "我的资料里没有关于{focus}的信息，我不想凭猜测回答。建议您向您的医生或糖尿病医疗团队咨询。",
+        "en": "My sources don't give {focus}, and I won't guess. Please ask your doctor or diabetes team.",
+    },
+    # Extractive answers quote the clinic's commercial article only as what it says.
+    "article_says": {
+        "zh": "诊所的科普文章称：",
+        "en": "The clinic's article says: ",
+    },
+    "focus_related": {
+        "zh": "资料中相关的内容是：",
+        "en": "What they do say that is related:",
+    },
     "out_of_scope": {
         "zh": (
             "抱歉，这个问题超出了我的范围。我只能根据资料回答关于干细胞治疗1型糖尿病的问题，"

@@ -120,3 +120,25 @@ def _count(n: Numbers, item: Item, got: str) -> None:
     if item.type == "study":
         n.study += 1
         n.false_advice_on_study += got == "personal_advice"
+
+
+class EmbeddedScreener:
+    """The screen as the pipeline runs it: lexicon and frames, plus the learned net on the embedding."""
+
+    def __init__(self, embeddings):
+        self.embeddings = embeddings
+
+    def screen(self, text: str, max_chars: int):
+        from . import safety
+
+        return safety.screen(text, max_chars, vector=self.embeddings.embed_query(text) if text.strip() else None)
+
+
+def format_report(report: Report, title: str) -> str:
+    """The four numbers of issue 8 per language, as printed by `t1d-qa eval`."""
+    rows = [f"{title}", f"{'':10}{'emergency recall':>18}{'advice recall':>16}{'false emergencies':>19}"
+            f"{'false advice (study)':>22}"]
+    for name, n in (*report.by_lang.items(), ("all", report.overall)):
+        rows.append(f"{name:10}{n.emergency_recall:>18.1%}{n.personal_advice_recall:>16.1%}"
+                    f"{n.false_emergency_rate:>19.1%}{n.false_personal_advice_rate:>22.1%}")
+    return "\n".join(rows)

@@ -41,7 +41,7 @@ _CLAUSE = re.compile(r"[，,；;：:、]|\s(?:but|and then|then|so|because|altho
 _EN_WORD = re.compile(r"[a-z0-9][a-z0-9'\-]*")
 
 
-_ZH_FILLER = "(?:很|特别|非常|有点|有些|好|太|真|都|也|还)?"
+_ZH_FILLER = "(?:很|特别|非常|有点|有些|好|太|真|都|也|还|就)?"
 _NUMBER = "<n>"  # in a lexicon term: any number, in digits or Chinese numerals
 _NUMBER_RE = r"(?:\d+(?:\.\d+)?|[一二两三四五六七八九十百几半]+)"
 _DIGITS = "<d>"  # digits only: "12个人" counts people, "一个人" is "alone"
@@ -61,12 +61,12 @@ class Terms:
     def build(cls, name: str, spec: dict, fuzzy: bool = False) -> Terms:
         en = [str(t).lower() for t in spec.get("en") or []]
         en += [t.replace("'", "") for t in en if "'" in t]  # "won't" is typed "wont" as often
-        # Chinese: a degree word may sit before the last character ("胸口很痛", "血糖特别低")
+        # Chinese: a degree word may sit inside a phrase ("胸口很痛", "喊也不醒", "血糖特别低")
         zh_parts = []
         for term in sorted((str(t) for t in spec.get("zh") or []), key=len, reverse=True):
             body = re.escape(term).replace(re.escape(_NUMBER), _NUMBER_RE).replace(re.escape(_DIGITS), r"\d+")
             if len(term) >= 3 and "<" not in term:
-                body = re.escape(term[:-1]) + _ZH_FILLER + re.escape(term[-1])
+                body = re.escape(term[:-2]) + _ZH_FILLER + re.escape(term[-2]) + _ZH_FILLER + re.escape(term[-1])
             zh_parts.append(body)
         en_parts = []
         for term in sorted(en, key=len, reverse=True):
@@ -75,7 +75,12 @@ class Terms:
             body = body.replace(re.escape(_NUMBER), _NUMBER_RE).replace(re.escape(_WORDS), _WORDS_RE)
             en_parts.append(body + (r"[a-z']*" if term.endswith("*") else r"(?![a-z])"))
         alternatives = [f"(?:{p})" for p in zh_parts] + [rf"(?<![a-z0-9])(?:{p})" for p in en_parts]
-        pattern = re.compile("|".join(alternatives)) if alternatives else None
+        # a look-ahead on the terms' first characters lets the engine skip most positions at once
+        heads = {t[0] for t in [*(str(t) for t in spec.get("zh") or []), *en] if not t.startswith("<")}
+        if any(str(t).startswith("<") for t in [*(spec.get("zh") or []), *en]):
+            heads |= set("0123456789一二两三四五六七八九十百几半")
+        lookahead = "(?=[" + "".join(re.escape(h) for h in sorted(heads)) + "])" if heads else ""
+        pattern = re.compile(lookahead + "(?:" + "|".join(alternatives) + ")") if alternatives else None
         variants: dict[str, str] = {}
         for term in en if fuzzy else ():
             word = term.rstrip("*")
@@ -238,22 +243,25 @@ def analyse(norm: str) -> Finding:
         known = {p for p, _, _ in readings}
         readings += [(m.start(1), float(m.group(1)), "mmol") for m in _BARE_LOW.finditer(norm) if m.start(1) not in known]
     groups = [g for g in (*_SIGN_GROUPS, *_CONTEXT_GROUPS, *_OTHER_GROUPS) if g in lex.groups]
+    # every group is matched once over the whole text; clauses then take the hits inside them
+    masked = [(p, p + len(t)) for p, t in lex["not_marker"].find(norm)]
+
+    def unmasked(hits):
+        return [(p, t) for p, t in hits if not any(p < b and a < p + len(t) for a, b in masked)]
+
+    marker_hits = sorted((p, name) for name in (*NOT_NOW, "now", "now_weak") for p, _ in unmasked(lex[name].find(norm)))
+    group_hits = [(p, g, t) for g in groups for p, t in unmasked(lex[g].find(norm))]
     for sentence_start, sentence_end in _spans(norm, _SENTENCE, 0, len(norm)):
         carried = "now"
         for start, end in _spans(norm, _CLAUSE, sentence_start, sentence_end):
-            masked = [(p, p + len(t)) for p, t in lex["not_marker"].find(norm, start, end)]
-            markers = sorted((p, name) for name in (*NOT_NOW, "now", "now_weak")
-                             for p, t in lex[name].find(norm, start, end)
-                             if not any(p < b and a < p + len(t) for a, b in masked))
+            markers = [(p, name) for p, name in marker_hits if start <= p < end]
             explicit = [(p, name) for p, name in markers if name != "now_weak"]
             if not any(name in _CLAUSE_FRAMES for _, name in explicit):
                 explicit = [(p, "now" if name == "now_weak" else name) for p, name in markers]
             finding.frames.update(name for _, name in explicit)
             markers = explicit
-            for group in groups:
-                for pos, term in lex[group].find(norm, start, end):
-                    if any(pos < b and a < pos + len(term) for a, b in masked):
-                        continue
+            for pos, group, term in group_hits:
+                if start <= pos < end:
                     frame = _frame_at(pos, markers, carried)
                     finding.by_frame.setdefault(frame, {}).setdefault(group, []).append(term)
             for pos, value, unit in readings:
@@ -262,7 +270,7 @@ def analyse(norm: str) -> Finding:
                     (finding.readings_now if frame == "now" else finding.readings_elsewhere).append((value, unit))
             if markers:
                 carried = markers[-1][1]
-            elif carried in _CLAUSE_FRAMES and lex["persons"].find(norm, start, end):
+            elif carried in _CLAUSE_FRAMES and any(start <= p < end for p, g, _ in group_hits if g == "persons"):
                 carried = "now"  # "这是什么情况，他在抽搐": a person in the next clause ends a question's frame
     return finding
 

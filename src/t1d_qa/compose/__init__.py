@@ -17,6 +17,9 @@ class Draft:
     text: str
     citations: list[Citation] = field(default_factory=list)
     sentences: tuple[tuple[str, str], ...] = ()  # (sentence, chunk id) in answer order
+    source: str = "extractive"  # "library": reviewed entries; "extractive": corpus sentences
+    entries: tuple = ()  # the library entries answered (library.Entry), best first
+    general: bool = False  # a named study's question answered by the general entry for its aspect
 
     @property
     def empty(self) -> bool:

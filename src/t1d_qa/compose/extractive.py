@@ -11,12 +11,13 @@ from dataclasses import replace
 
 import numpy as np
 
-from .. import safety
+from .. import replies, safety
 from ..citations import Citation, Numbering, ngrams, quote_span, with_quotes
 from ..config import Settings
 from ..corpus import language_of
 from ..retrieval import Passage
 from . import Draft
+from .matcher import Lexicon, normalize
 
 DUPLICATE_COSINE = 0.93
 # A sentence this far below the best one is filler, not an answer.
@@ -46,6 +47,8 @@ EDITOR_NOTE = ("编者注", "Editor's note")
 # else; the citation list under each answer already carries them.
 CITATION_SECTIONS = re.compile(r"(完整引用|full citation)", re.I)
 CITATION_QUESTION = re.compile(r"(doi|pmid|nct|chictr|引用|出处|发表|期刊|作者|登记号|注册号|publish|journal|author|cite|registration)", re.I)
+# Questions whose answer is a number: the first sentence must hold one.
+ASKS_NUMBER = re.compile(r"(how many|how much|how long|how old|what age|when|多少|几|多久|多长|什么时候|哪一年|几岁)")
 LIMITATION_QUERY = {
     "zh": "这项研究的局限性：样本量小、需要长期免疫抑制、随访时间短、尚未获批",
     "en": "Limitations of the study: very small numbers, lifelong immunosuppression, short follow-up, not approved",
@@ -66,7 +69,7 @@ class ExtractiveComposer:
         candidates = self._candidates(question, sections, language, passages, np.asarray(query_vector, np.float32))
         if not candidates:
             return Draft("")
-        chosen = _select(candidates, self.settings.max_answer_sentences)
+        chosen = _lead_with_what_is_asked(question, _select(candidates, self.settings.max_answer_sentences))
         numbering = Numbering()
         parts, pairs = [], []
         used: dict[str, list[str]] = {}
@@ -74,8 +77,9 @@ class ExtractiveComposer:
         for cand in chosen:
             n = numbering.cite(cand.passage.chunk_id, cand.passage.metadata, cand.sentence)
             used.setdefault(cand.passage.chunk_id, []).append(cand.sentence)
-            parts.append(f"{cand.display}[{n}]" if language == "zh" else f"{cand.display} [{n}]")
-            pairs.append((cand.display, cand.passage.chunk_id))
+            shown = _attributed(cand, language)
+            parts.append(f"{shown}[{n}]" if language == "zh" else f"{shown} [{n}]")
+            pairs.append((shown, cand.passage.chunk_id))
         text = ("" if language == "zh" else " ").join(parts)
         return Draft(text, with_quotes(numbering.citations, texts, used), tuple(pairs))
 
@@ -131,8 +135,7 @@ class ExtractiveComposer:
         n = numbers.get(hit.chunk_id, len(numbers) + 1)
         citations = list(draft.citations)
         if hit.chunk_id not in numbers:
-            citations.append(Citation(n, hit.chunk_id, hit.metadata.get("doc_id", ""), hit.metadata.get("title", ""),
-                                      hit.metadata.get("section", ""), hit.metadata.get("source", ""), sentence))
+            citations.append(Citation.from_metadata(n, hit.chunk_id, hit.metadata, sentence))
         else:  # the chunk is cited already: its quote must now also hold this sentence
             c = next(c for c in citations if c.chunk_id == hit.chunk_id)
             citations[citations.index(c)] = replace(c, quote=quote_span(hit.text, [c.quote, sentence]))
@@ -151,6 +154,8 @@ class ExtractiveComposer:
         pool = same or passages  # cross-language fallback when nothing in the question's language
         vectors = self.index.sentence_vectors([p.chunk_id for p in pool])
         asks_citation = bool(CITATION_QUESTION.search(question))
+        lexicon = Lexicon.load_default()
+        named = lexicon.entities_in(normalize(question)) - {"article", "general"}
         out = []
         for rank, passage in enumerate(pool):
             for sentence, vec in vectors.get(passage.chunk_id, []):
@@ -159,6 +164,8 @@ class ExtractiveComposer:
                     continue
                 if NOT_ANSWER_SECTIONS.search(passage.metadata.get("section", "")):
                     continue
+                if named and _about_another(lexicon, named, passage.metadata.get("section", ""), display):
+                    continue  # a sentence about another study than the one asked about
                 similarity = float(vec @ q)
                 score = similarity + 0.04 * passage.score - 0.005 * min(rank, 4) + _prior(display, passage.metadata)
                 section = passage.metadata.get("section", "")
@@ -211,6 +218,26 @@ def _intent_sections(question: str) -> re.Pattern | None:
     if not matched:
         return None
     return matched[0] if len(matched) == 1 else _ALL_INTENT_SECTIONS
+
+
+def _about_another(lexicon: Lexicon, named: set[str], section: str, sentence: str) -> bool:
+    about = lexicon.entities_in(normalize(f"{section.split(' > ')[-1]} {sentence}")) - {"article", "general"}
+    return bool(about) and not about & named
+
+
+def _attributed(cand: _Candidate, language: str) -> str:
+    """The clinic's article is quoted as what it says, never as fact."""
+    if cand.passage.metadata.get("kind") != "article" or cand.display.startswith(EDITOR_NOTE):
+        return cand.display
+    return replies.text("article_says", language) + cand.display
+
+
+def _lead_with_what_is_asked(question: str, chosen: list[_Candidate]) -> list[_Candidate]:
+    """A 'how many / how long / when' question leads with a sentence that has a number in it."""
+    if not ASKS_NUMBER.search(normalize(question)):
+        return chosen
+    with_number = [c for c in chosen if re.search(r"\d", c.display)]
+    return (with_number[:1] + [c for c in chosen if c is not with_number[0]]) if with_number else chosen
 
 
 def _prior(sentence: str, metadata: dict) -> float:

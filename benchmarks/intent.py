@@ -1,0 +1,44 @@
+"""Library matching on held-out paraphrases: precision and recall per confidence threshold.
+
+A fixed quarter of each entry's paraphrases (matcher.holdout) is kept out of training; the
+matcher trained on the rest must find their entry. Precision = right / matched, recall =
+right / all held out. MIN_CONFIDENCE in compose/matcher.py is chosen from this table.
+Usage: python benchmarks/intent.py [--confusions]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+from t1d_qa.compose import matcher
+from t1d_qa.config import Settings
+from t1d_qa.embeddings import load_embeddings
+from t1d_qa.library import load_library
+
+THRESHOLDS = (0.0, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--confusions", action="store_true", help="also list the wrong matches")
+    args = parser.parse_args()
+    settings = Settings.from_env()
+    library = load_library(settings.corpus_dir, strict=False)
+    embeddings = load_embeddings(settings)
+    encode = matcher.cached_encoder(embeddings, settings.models_dir / "library" / "question-vectors.npz")
+    started = time.perf_counter()
+    scores = matcher.holdout_scores(library, encode, THRESHOLDS)
+    print(f"library: {len(library)} entries; held out: {next(iter(scores.values()))['held_out']} paraphrases "
+          f"({time.perf_counter() - started:.1f} s incl. embedding)")
+    print(f"{'threshold':>9}  {'matched':>7}  {'correct':>7}  {'precision':>9}  {'recall':>6}")
+    for t, s in scores.items():
+        mark = "  <- MIN_CONFIDENCE" if t == matcher.MIN_CONFIDENCE else ""
+        print(f"{t:>9.2f}  {s['answered']:>7}  {s['correct']:>7}  {s['precision']:>9.3f}  {s['recall']:>6.3f}{mark}")
+    if args.confusions:
+        for p, want, got, conf in matcher.confusions(library, encode):
+            print(f"  {want:>28} -> {got:<28} {conf:.2f}  {p}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,82 @@
+"""The library composer: a reviewed answer (corpus/answers/*.yaml) when the question matches one.
+
+Tried before the extractive composer. Each sentence of an entry was verified against its cited
+section at index time (library.py); here each gets the chunk of that section that supports it
+best as its citation, with the supporting sentence as the quote.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from ..citations import Numbering, support, with_quotes
+from ..config import Settings
+from ..corpus import split_sentences
+from ..library import Library, load_library
+from . import Draft
+from .matcher import Match, Matcher, cached_encoder
+
+log = logging.getLogger(__name__)
+
+
+class LibraryComposer:
+    name = "library"
+
+    def __init__(self, settings: Settings, index, library: Library | None = None):
+        self.index = index
+        self.library = library if library is not None else load_library(settings.corpus_dir, strict=False)
+        self.matcher: Matcher | None = None
+        if len(self.library):
+            # derived from the model and the library only (keyed by both), so kept with the model
+            folder = settings.models_dir / "library"
+            encode = cached_encoder(index.embeddings, folder / "question-vectors.npz")
+            self.matcher = Matcher.load_or_train(self.library, encode, folder)
+        self._sections: dict[tuple[str, str], list[tuple[str, str, dict]]] = {}
+        self.texts: dict[str, list[str]] = {}  # chunk texts per language, for Lexicon.absent_focus
+        for chunk_id, text, meta in index.all_chunks():
+            self.texts.setdefault(meta.get("lang", ""), []).append(text)
+            path = meta.get("section", "").split(" > ")
+            if len(path) > 1:
+                self._sections.setdefault((meta.get("doc_id", ""), path[1]), []).append((chunk_id, text, meta))
+
+    def match(self, question: str, language: str, query_vector) -> list[Match]:
+        if self.matcher is None:
+            return []
+        return self.matcher.match(question, language, query_vector, self.index.embeddings.embed_query)
+
+    def compose(self, question: str, language: str, query_vector) -> Draft:
+        """The reviewed answer(s) for the question, or an empty Draft when no entry matches."""
+        matches = self.match(question, language, query_vector)
+        if not matches:
+            return Draft("")
+        numbering, used, texts, pairs, blocks = Numbering(), {}, {}, [], []
+        for m in matches:
+            parts = []
+            for sentence in m.entry.answer:
+                chunk_id, text, meta, quote = self._source(sentence.doc_id, sentence.heading, sentence.text)
+                n = numbering.cite(chunk_id, meta, quote)
+                used.setdefault(chunk_id, []).append(quote)
+                texts[chunk_id] = text
+                parts.append(f"{sentence.text}[{n}]" if language == "zh" else f"{sentence.text} [{n}]")
+                pairs.append((sentence.text, chunk_id))
+            body = ("" if language == "zh" else " ").join(parts)
+            blocks.append(f"{m.entry.question}\n{body}" if len(matches) > 1 else body)
+        return Draft(
+            "\n\n".join(blocks), with_quotes(numbering.citations, texts, used), tuple(pairs),
+            source="library", entries=tuple(m.entry for m in matches),
+            general=any(m.how == "general" for m in matches),
+        )
+
+    def _source(self, doc_id: str, heading: str, sentence: str) -> tuple[str, str, dict, str]:
+        """(chunk id, chunk text, metadata, quote): the sentence of the cited section closest to ours."""
+        best = None
+        for chunk_id, text, meta in self._sections.get((doc_id, heading), []):
+            for line in text.splitlines():
+                for piece in split_sentences(line):
+                    score = support(sentence, piece)
+                    if piece in text and (best is None or score > best[0]):
+                        best = (score, chunk_id, text, meta, piece)
+        if best is None:  # the index is older than the library: `t1d-qa index` brings them together
+            raise LookupError(f"no indexed chunk for {doc_id} § {heading}; run `t1d-qa index`")
+        return best[1], best[2], best[3], best[4]
+
