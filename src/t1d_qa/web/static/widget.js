@@ -345,6 +345,7 @@
       node.appendChild(el("p", "contact", null, T.person.replace("{c}", cfg.contact)));
     }
     if (sources) node.appendChild(sources);
+    if (a.reviewed) node.appendChild(el("p", "source-date", null, T.reviewed.replace("{d}", a.reviewed)));  // a reviewed answer
     node.appendChild(el("p", "disclaimer", null, a.disclaimer || ""));
     if (a.answer_id) node.appendChild(votes(a.answer_id, L, node));
     return node;
