@@ -37,6 +37,7 @@ eval: index
 bench: index
 	$(BIN)/python benchmarks/fusion.py
 	$(BIN)/python benchmarks/latency.py
+	$(BIN)/python benchmarks/screen.py
 
 lint: setup
 	$(BIN)/ruff check src tests benchmarks app.py

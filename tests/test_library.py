@@ -225,3 +225,37 @@ def test_the_matcher_is_precise_on_held_out_paraphrases(embeddings):
     scores = matcher.holdout_scores(lib, encode)[matcher.MIN_CONFIDENCE]
     assert scores["precision"] >= PRECISION_FLOOR, scores
     assert scores["recall"] >= RECALL_FLOOR, scores
+
+
+# -- the eval's patient checks (evaluation.py), on small answer dicts
+
+
+def _case(**kw):
+    from t1d_qa.evaluation import Case
+
+    values = {"id": "c", "category": "factual", "lang": "en", "kind": "answer", "turns": ("q",)}
+    values.update(kw)
+    return Case(**values)
+
+
+def test_direct_means_the_key_fact_leads():
+    from t1d_qa.evaluation import is_direct
+
+    case = _case(turns=("How many people stopped insulin in the Vertex trial?",), must_include=(("10 of",), ("12",)))
+    lead = {"kind": "answer", "answer": "10 of the 12 people needed no insulin. [1] It was small. [2]"}
+    late = {"kind": "answer", "answer": "Vertex runs it. [1] It was phase 1/2. [1] 10 of 12 stopped. [2]"}
+    assert is_direct(case, lead) and not is_direct(case, late)
+    absent = _case(kind="no_answer", turns=("How much does it cost?",))
+    assert is_direct(absent, {"kind": "no_answer", "answer": "My sources don't give the price, and I won't guess."})
+    assert not is_direct(absent, {"kind": "answer", "answer": "Vertex sponsors the trial. [1]"})
+
+
+def test_on_entity_flags_citations_about_another_study():
+    from t1d_qa.evaluation import off_entity
+
+    case = _case(turns=("Where was the CiPSC study done?",))
+    cite = {"n": 1, "chunk_id": "x:1", "doc_id": "x", "title": "t", "source": "s"}
+    wrong = {"citations": [dict(cite, section="Zimislecel (VX-880) trial: follow-up", quote="Vertex ran it.")]}
+    right = {"citations": [dict(cite, section="CiPSC islet study: who ran it", quote="Tianjin First Central Hospital")]}
+    general = {"citations": [dict(cite, section="Choosing a registered clinical trial", quote="Ask your team.")]}
+    assert off_entity(case, wrong) and not off_entity(case, right) and not off_entity(case, general)

@@ -90,3 +90,13 @@ def test_frozen_test_half_meets_the_gates(screener):
     assert overall.personal_advice_recall >= 0.98, failures
     assert overall.false_emergency_rate <= 0.01, failures
     assert overall.false_personal_advice_rate <= 0.02, failures
+
+
+def test_the_learned_net_was_trained_on_the_current_data():
+    """scripts/train_screen.py must be re-run after the lexicon or the train half changes."""
+    from t1d_qa.safety_bank import training_fingerprint
+    from t1d_qa.screen_net import load_net
+
+    net = load_net()
+    assert net is not None, "src/t1d_qa/data/screen_net.npz is missing; run scripts/train_screen.py"
+    assert net.fingerprint == training_fingerprint(), "stale weights: run .venv/bin/python scripts/train_screen.py"

@@ -126,9 +126,11 @@ class Pipeline:
     def _vector(self, state: dict, text: str):
         """The text's query embedding, computed once per question (the screen and retrieval share it)."""
         vectors = state.setdefault("vectors", {})
-        if isinstance(text, str) and text.strip() and text not in vectors:
+        if not isinstance(text, str) or len(text) > 2 * self.settings.max_question_chars:
+            return None  # an over-long message is screened by the lexicon alone, never embedded
+        if text.strip() and text not in vectors:
             vectors[text] = self.index.embeddings.embed_query(text)
-        return vectors.get(text) if isinstance(text, str) else None
+        return vectors.get(text)
 
     def _retrieve(self, state: dict) -> dict:
         state["passages"] = []
@@ -147,13 +149,13 @@ class Pipeline:
         draft, history = Draft(""), state["history"]
         if answerable:
             draft = self._library_draft(state)
+        # no entry, and what is asked for is nowhere in the sources: say so, offer nothing near
+        state["focus"] = self._absent_focus(state) if answerable and draft.empty else ""
         relevant = (
             bool(passages)
             and passages[0].dense >= self.settings.min_relevance
             and self.retriever.coverage(state["resolved"]) > MIN_COVERAGE
         )
-        if draft.empty and answerable:  # what is asked for is nowhere in the sources: say so, offer nothing near
-            state["focus"] = self._absent_focus(state)
         if draft.empty and answerable and relevant and not state.get("focus"):
             draft = self.composer.compose(state["resolved"], screen.language, passages, state["query_vector"])
             if not draft.empty and safety.needs_balance(draft.text):

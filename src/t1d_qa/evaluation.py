@@ -345,6 +345,8 @@ def answer_sentences(answer_text: str) -> list[tuple[str, list[int]]]:
 
 def support_pairs(answer: dict) -> list[tuple[str, int, float]]:
     """(sentence, n, support of the sentence by the quote of [n]) for each marker."""
+    if answer.get("source") == "library":
+        return []  # see grounded_sentences
     quotes = {c.n: c.quote for c in _citations(answer)}
     out = []
     for sentence, numbers in answer_sentences(answer.get("answer", "")):
@@ -355,8 +357,8 @@ def support_pairs(answer: dict) -> list[tuple[str, int, float]]:
 
 def grounded_sentences(answer: dict, chunk_texts: dict[str, str], support_min: float) -> list[tuple[str, bool]]:
     """Each composed sentence and whether some cited chunk supports it."""
-    if answer.get("kind") not in ANSWERING_KINDS:
-        return []
+    if answer.get("kind") not in ANSWERING_KINDS or answer.get("source") == "library":
+        return []  # reviewed entries are plain-words prose, checked by library.check instead (docs/evaluation.md)
     sources = [chunk_texts.get(c.chunk_id) or c.quote for c in _citations(answer)]
     out = []
     for sentence, _ in answer_sentences(answer.get("answer", "")):

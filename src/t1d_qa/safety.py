@@ -167,9 +167,12 @@ def screen(question: str, max_chars: int, vector=None) -> Screen:
     text = question if isinstance(question, str) else ""
     if not text.strip():
         return Screen("invalid", "empty", replies.text("invalid_empty", language_of(text)), language_of(text))
-    language = language_of(text)
-    norm = normalize(text)
-    finding = situation.analyse(situation_text(text))
+    # a message far over the limit is read at its start and its end (where a buried emergency would be);
+    # nothing reads all of a multi-megabyte message
+    window = max_chars
+    read = text if len(text) <= 2 * window else text[:window] + "\n" + text[-window:]
+    language = language_of(read)
+    finding = situation.analyse(situation_text(read))
     decision = situation.emergency(finding)
     learned = _learned(finding, vector)
     if not decision.kind and learned[0] == "emergency":
@@ -180,6 +183,7 @@ def screen(question: str, max_chars: int, vector=None) -> Screen:
                       places=frozenset(finding.places))
     if len(text) > max_chars:
         return Screen("invalid", "too_long", replies.text("invalid_too_long", language, limit=max_chars), language)
+    norm = normalize(text)
     topic = change_topic(norm)
     advice = situation.personal_advice(finding)
     if not advice.kind and learned[0] == "personal_advice":

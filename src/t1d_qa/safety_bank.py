@@ -142,3 +142,18 @@ def format_report(report: Report, title: str) -> str:
         rows.append(f"{name:10}{n.emergency_recall:>18.1%}{n.personal_advice_recall:>16.1%}"
                     f"{n.false_emergency_rate:>19.1%}{n.false_personal_advice_rate:>22.1%}")
     return "\n".join(rows)
+
+
+def training_fingerprint() -> str:
+    """What the learned net's features and labels come from: the lexicon and the bank's train half.
+
+    scripts/train_screen.py stores it with the weights; a test fails when either changed since. (The
+    answer library's questions also serve as ordinary examples; a new entry does not make the weights wrong.)
+    """
+    import hashlib
+    from importlib import resources
+
+    digest = hashlib.sha256(resources.files("t1d_qa").joinpath("data/screen_lexicon.yaml").read_bytes())
+    for path in sorted((BANK_DIR / "train").glob("*.yaml")):
+        digest.update(path.name.encode() + path.read_bytes())
+    return digest.hexdigest()[:16]

@@ -47,6 +47,7 @@ class ScreenNet:
     intercept: np.ndarray  # (classes,)
     thresholds: dict[str, float]
     model: str  # the embedding model the weights were trained with
+    fingerprint: str = ""  # safety_bank.training_fingerprint() of the data it was trained on
 
     def probabilities(self, finding: Finding, vector) -> dict[str, float]:
         logits = self.coef @ features(finding, vector) + self.intercept
@@ -63,6 +64,7 @@ class ScreenNet:
 
     def save(self, path) -> None:
         np.savez(path, coef=self.coef, intercept=self.intercept, model=np.array(self.model),
+                 fingerprint=np.array(self.fingerprint),
                  thresholds=np.array([self.thresholds["emergency"], self.thresholds["personal_advice"]]))
 
 
@@ -75,4 +77,4 @@ def load_net() -> ScreenNet | None:
     with resources.as_file(ref) as path, np.load(path) as data:
         emergency, advice = data["thresholds"].tolist()
         return ScreenNet(data["coef"], data["intercept"], {"emergency": emergency, "personal_advice": advice},
-                         str(data["model"]))
+                         str(data["model"]), str(data["fingerprint"]) if "fingerprint" in data else "")

@@ -161,6 +161,8 @@ def glucose_values(norm: str) -> list[tuple[int, float, str]]:
         value, unit = float(m.group(2)), m.group(3) or ""
         if not unit and _NOT_A_READING.match(norm, m.end(2)):
             continue
+        if re.search(r"(keton|酮)", norm[max(0, m.start() - 20):m.start(2)]):
+            continue  # "ketones at 0.9" is not a glucose
         loose = m.group(1) in ("at", "im at", "只有", "掉到", "降到")  # words that also precede times and counts
         if loose and not unit and "." not in m.group(2) and value < 35:
             continue  # "at 3" is a time; "at 2.4" or "at 45" is a reading
@@ -241,7 +243,8 @@ def analyse(norm: str) -> Finding:
     if lex["low_reading"].find(norm) or lex["glucose"].find(norm):
         # "having a hypo… still 2.4": a decimal under 4 next to talk of lows is a reading in mmol/L
         known = {p for p, _, _ in readings}
-        readings += [(m.start(1), float(m.group(1)), "mmol") for m in _BARE_LOW.finditer(norm) if m.start(1) not in known]
+        readings += [(m.start(1), float(m.group(1)), "mmol") for m in _BARE_LOW.finditer(norm)
+                     if m.start(1) not in known and not re.search(r"(keton|酮)", norm[max(0, m.start() - 20):m.start()])]
     groups = [g for g in (*_SIGN_GROUPS, *_CONTEXT_GROUPS, *_OTHER_GROUPS) if g in lex.groups]
     # every group is matched once over the whole text; clauses then take the hits inside them
     masked = [(p, p + len(t)) for p, t in lex["not_marker"].find(norm)]
@@ -249,7 +252,9 @@ def analyse(norm: str) -> Finding:
     def unmasked(hits):
         return [(p, t) for p, t in hits if not any(p < b and a < p + len(t) for a, b in masked)]
 
-    marker_hits = sorted((p, name) for name in (*NOT_NOW, "now", "now_weak") for p, _ in unmasked(lex[name].find(norm)))
+    # at one position the longer marker wins ("如果一个…" is generic, not just "如果")
+    marker_hits = [(p, name) for p, _, name in sorted(
+        (p, len(t), name) for name in (*NOT_NOW, "now", "now_weak") for p, t in unmasked(lex[name].find(norm)))]
     group_hits = [(p, g, t) for g in groups for p, t in unmasked(lex[g].find(norm))]
     for sentence_start, sentence_end in _spans(norm, _SENTENCE, 0, len(norm)):
         carried = "now"
@@ -401,11 +406,11 @@ def personal_advice(f: Finding) -> Decision:
 
     Told about a study's participants it is a question about the study, not advice.
     """
-    skip = ("study", "explain")
+    skip = ("study", "explain", "past")
     medicines = {g: f.terms_outside(g, skip) for g in _MEDICINE_GROUPS}
     team = "transplant" if medicines["immunosuppressant"] else "diabetes"
     someone = f.terms_outside("persons", skip) or f.terms_outside("requests", skip)
-    if f.terms_outside("cured", skip):
+    if f.terms_outside("cured", skip) and someone:
         return Decision("personal_advice", "cured_question",
                         "asks whether a specific person is cured: " + ", ".join(f.terms_outside("cured", skip)), team)
     named = [t for g in _MEDICINE_GROUPS for t in medicines[g]]
@@ -422,9 +427,11 @@ def personal_advice(f: Finding) -> Decision:
     # "Will stem cells get me off insulin?" asks what a therapy makes possible; a decision made now, on one's
     # own regimen, or about anti-rejection drugs (never stopped in any of these studies) is personal advice.
     regimen = f.terms_outside("own_regimen", skip) + medicines["insulin_named"]  # "my Tresiba", "晚上那针长效"
+    therapy = f.terms_outside("therapy", ())
+    # "if" makes a therapy question hypothetical ("if she got zimislecel"), not a request about a regimen
     own = (f.terms_outside("own_decision", skip) or medicines["immunosuppressant"]
-           or (regimen and not f.terms_outside("conditional", ())))
-    possible = f.terms_outside("outcome", ()) or (f.terms_outside("therapy", ()) and not f.terms_outside("family", skip))
+           or (regimen and not (therapy and f.terms_outside("conditional", ()))))
+    possible = f.terms_outside("outcome", ()) or (therapy and not f.terms_outside("family", skip))
     if change and (own or not possible):
         return Decision("personal_advice", "change_own_treatment",
                         f"asks to {', '.join(_distinct(change))} {', '.join(_distinct(named))} for someone specific",

@@ -49,6 +49,13 @@ class LibraryComposer:
         matches = self.match(question, language, query_vector)
         if not matches:
             return Draft("")
+        try:
+            return self._draft(matches, language)
+        except LookupError as exc:  # an entry cites a section the index does not hold yet
+            log.warning("library entry %s not used: %s", matches[0].entry.id, exc)
+            return Draft("")
+
+    def _draft(self, matches: list[Match], language: str) -> Draft:
         numbering, used, texts, pairs, blocks = Numbering(), {}, {}, [], []
         for m in matches:
             parts = []
