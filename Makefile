@@ -29,6 +29,7 @@ chat: index
 
 test: setup
 	bash scripts/ensure-chromium.sh
+	bash scripts/ensure-postgres.sh
 	$(BIN)/python -m pytest
 
 eval: index

@@ -184,8 +184,9 @@ def gate(servers):
 
 @pytest.fixture
 def open_page(browser):
-    """New pages that record every request and dialog; checked when the test ends."""
-    contexts, requests, dialogs = [], [], []
+    """New pages that record every request, dialog and Content-Security-Policy violation; checked when
+    the test ends."""
+    contexts, requests, dialogs, refused = [], [], [], []
 
     def open_(url: str, viewport=DESKTOP, locale="zh-CN", context=None):
         if context is None:
@@ -195,6 +196,7 @@ def open_page(browser):
         page.set_default_timeout(30_000)
         page.on("request", lambda r: requests.append(r.url))
         page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+        page.on("console", lambda m: refused.append(m.text) if "Content Security Policy" in m.text else None)
         page.goto(url)
         return page
 
@@ -205,6 +207,7 @@ def open_page(browser):
                and urlsplit(u).hostname not in LOCAL_HOSTS}
     assert not foreign, f"third-party requests: {sorted(foreign)}"
     assert not dialogs, f"a script ran a dialog: {dialogs}"
+    assert not refused, f"the Content-Security-Policy refused something: {refused}"
 
 
 def shot(page, name: str) -> None:
@@ -250,6 +253,12 @@ def open_chat(open_page, base: str, viewport=DESKTOP, locale="zh-CN"):
     return page
 
 
+def gradio_chrome_text(page) -> str:
+    """Text Gradio itself shows around the client (its footer, loading status, toasts); the client's
+    own text lives in its shadow root, which innerText does not include."""
+    return page.evaluate("() => document.querySelector('gradio-app').innerText.trim()")
+
+
 def ask(page, question: str, scope: str = "#t1d-qa", kind: str = ".msg.bot"):
     """Type and press Enter; return the new reply (answer, emergency card or error)."""
     replies_ = page.locator(f"{scope} {kind}")
@@ -273,8 +282,11 @@ def test_page_welcome_answer_sources_source_page_and_axe(open_page, servers):
     expect(welcome.locator("a[href='tel:120']")).to_contain_text("拨打 120")
     expect(welcome.locator(f"a[href='{PRIVACY}']")).to_have_text("隐私说明")
     expect(page.locator("#t1d-qa .footer")).to_contain_text(CONTACT)
-    assert page.locator("meta[property='og:image']").count() == 0
+    assert page.locator("meta[property='og:image'], meta[name='twitter:image']").count() == 0
     assert page.locator("link[rel=manifest]").count() == 0
+    assert page.title() == "干细胞治疗1型糖尿病 · 问答"  # the client's, in the interface language
+    assert page.locator("gradio-app #t1d-qa").count() == 1  # hosted inside Gradio's page
+    assert gradio_chrome_text(page) == ""  # none of Gradio's own controls, footer or toasts show
     assert axe_serious(page) == []
     shot(page, "page-welcome")
 
@@ -525,6 +537,8 @@ def test_outage_page_and_widget_show_the_emergency_card_or_the_error_with_the_nu
         expect(error).to_have_attribute("lang", "en")
         expect(error).to_contain_text(error_en)
         expect(error.locator("a.call")).to_have_attribute("href", "tel:120")
+        if page is chat:  # Gradio's page shows no reconnect toast of its own: the client asks /api/ask
+            assert gradio_chrome_text(page) == ""
         shot(page, f"outage-{outage}-{'page' if scope == '#t1d-qa' else 'widget'}")
 
 

@@ -97,8 +97,9 @@ def test_a_new_embedding_model_rebuilds(mini, embeddings):
 
 
 def test_corrupt_index_names_the_fix(mini, embeddings):
-    mini.index_dir.mkdir(parents=True)
-    (mini.index_dir / "chroma.sqlite3").write_bytes(b"this is not a database" * 100)
+    _sync(mini, embeddings)
+    serving = Index(mini, embeddings).generation
+    (mini.index_dir / serving / "chroma.sqlite3").write_bytes(b"this is not a database" * 100)
     with pytest.raises(IndexUnavailable, match="--rebuild"):
         Index(mini, embeddings).count()
 
@@ -137,3 +138,30 @@ def test_chroma_server_mode(mini, embeddings, tmp_path):
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+def test_a_chunk_without_its_sentences_is_embedded_again(mini, embeddings):
+    _sync(mini, embeddings)
+    index = Index(mini, embeddings)
+    victim = sorted(index.chunk_ids())[0]
+    index.sentences._collection.delete(where={"chunk_id": victim})  # what an interrupted write left behind
+    report = _sync(mini, embeddings)
+    assert report.added == 1 and report.deleted == 0
+    assert Index(mini, embeddings).sentence_vectors([victim])[victim]
+
+
+def test_a_failed_build_leaves_the_index_in_service_and_says_so(mini, embeddings):
+    _sync(mini, embeddings)
+    before = Index(mini, embeddings)
+    chunks = chunk_corpus(load_corpus(mini.corpus_dir))
+
+    class Broken(_RenamedModel):  # the model dies half-way through a rebuild
+        def embed_documents(self, texts):
+            raise OSError(28, "No space left on device")
+
+    with pytest.raises(IndexUnavailable, match=f"disk .* is full; the index in service \\({before.generation}\\) is untouched") as failure:
+        Index(mini, Broken(embeddings)).sync(chunks, rebuild=True)
+    after = Index(mini, embeddings)
+    assert after.generation == before.generation and after.count() == len(chunks)
+    assert "--rebuild" not in str(failure.value)  # never advised on a full disk
+    assert sorted(p.name for p in mini.index_dir.iterdir() if p.is_dir()) == [before.generation]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 from pathlib import Path
 
@@ -28,6 +29,7 @@ def client_for(pipeline, data_dir: Path, **overrides) -> TestClient:
     settings = make_settings(data_dir, **{"allowed_origins": (SITE,), **overrides})
     client = TestClient(create_app(settings, pipeline))
     client.store = FeedbackStore(settings.feedback_db)  # the same file the app writes
+    client.app_settings = settings
     return client
 
 
@@ -149,12 +151,19 @@ def test_cors_on_requests(client):
     assert same.status_code == 400  # the page's own origin passes the origin check
 
 
-def test_chat_page_is_our_own_small_page(client):
+def test_chat_page_is_gradio_hosting_the_widgets_client(client):
     zh = client.get("/chat/", headers={"Accept-Language": "zh-CN,zh;q=0.9,en;q=0.5"})
-    assert zh.status_code == 200 and '<html lang="zh-CN">' in zh.text
-    assert 'src="../widget.js" data-mode="page"' in zh.text  # the page runs the widget's client
-    assert "http://" not in zh.text and "https://" not in zh.text and "manifest" not in zh.text
-    assert '<html lang="en">' in client.get("/chat/", headers={"Accept-Language": "en-US"}).text
+    assert zh.status_code == 200 and "window.gradio_config" in zh.text and '<html lang="zh-CN"' in zh.text
+    assert '<html lang="en"' in client.get("/chat/", headers={"Accept-Language": "en-US"}).text
+    config = client.get("/chat/config").json()
+    assert 'src="../widget.js" data-mode="page"' in config["head"]  # the page runs the widget's client
+    assert config["dependencies"] == []  # no Gradio handlers: the client asks through /api/ask
+    assert [c["props"]["elem_id"] for c in config["components"] if c["props"].get("elem_id")] == ["t1d-qa"]
+    metas = re.findall(r"<meta[^>]*>", zh.text, re.S)
+    assert not [m for m in metas if "http://" in m or "https://" in m or ":image" in m or "Gradio" in m], metas
+    assert 'property="og:title" content="干细胞治疗1型糖尿病' in zh.text
+    assert 'rel="manifest"' not in zh.text and client.get("/manifest.json").status_code == 404
+    assert "<noscript><p>" in zh.text and "120" in zh.text.split("<noscript>")[1].split("</noscript>")[0]
     assert client.get("/chat", follow_redirects=False).headers["location"] == "chat/"
     assert client.get("/favicon.ico").status_code == 204
 
@@ -170,11 +179,13 @@ def test_health_page_and_widget_are_served(client):
 
 
 def test_feedback_api_stores_the_vote_without_ip_or_question(client):
-    reply = client.post("/api/feedback", json={"answer_id": "abc123", "vote": "down", "comment": "too short",
+    signed = client.post("/api/ask", json={"question": "干细胞治疗有哪些风险？"}).json()["answer_id"]
+    reply = client.post("/api/feedback", json={"answer_id": signed, "vote": "down", "comment": "too short",
                                                "question": "secret?"})
     assert reply.status_code == 201
     [row] = [r for r in client.store.rows() if r["id"] == reply.json()["id"]]
-    assert (row["answer_id"], row["vote"], row["comment"], row["question"]) == ("abc123", "down", "too short", None)
+    assert (row["answer_id"], row["vote"], row["comment"], row["question"]) == (
+        signed.rsplit("-", 1)[0], "down", "too short", None)
     assert "testclient" not in json.dumps(row)
     for bad in ({"answer_id": "abc", "vote": "meh"}, {"answer_id": "<script>", "vote": "up"}, {"vote": "up"}):
         assert client.post("/api/feedback", json=bad).status_code == 422
@@ -256,9 +267,11 @@ def test_source_page_shows_the_document_escaped_with_section_anchors(client, tmp
 
 
 def test_a_comment_joins_the_vote_it_belongs_to(client):
-    vote = client.post("/api/feedback", json={"answer_id": "c0ffee", "vote": "up", "channel": "page"}).json()
-    client.post("/api/feedback", json={"answer_id": "other", "vote": "up", "comment": "hijack", "row": vote["id"]})
-    client.post("/api/feedback", json={"answer_id": "c0ffee", "vote": "up", "comment": "clear", "row": vote["id"]})
+    mine, other = (client.post("/api/ask", json={"question": q}).json()["answer_id"]
+                   for q in ("What is C-peptide?", "干细胞治疗有哪些风险？"))
+    vote = client.post("/api/feedback", json={"answer_id": mine, "vote": "up", "channel": "page"}).json()
+    client.post("/api/feedback", json={"answer_id": other, "vote": "up", "comment": "hijack", "row": vote["id"]})
+    client.post("/api/feedback", json={"answer_id": mine, "vote": "up", "comment": "clear", "row": vote["id"]})
     [row] = [r for r in client.store.rows() if r["id"] == vote["id"]]
     assert (row["comment"], row["channel"]) == ("clear", "page")
 
@@ -280,3 +293,106 @@ def test_serve_uses_settings_for_host_and_port(monkeypatch, settings, pipeline):
     assert (calls["host"], calls["port"], calls["workers"]) == ("127.0.0.1", 7860, 1)
     server.serve(settings, host="0.0.0.0", port=9001)
     assert (calls["host"], calls["port"]) == ("0.0.0.0", 9001)
+
+
+# -- hostile input: every door has the same limits, every error is JSON, headers everywhere
+
+
+def test_feedback_only_for_answers_this_service_gave(client):
+    signed = client.post("/api/ask", json={"question": "What is C-peptide?"}).json()["answer_id"]
+    forged = signed[:-1] + ("0" if signed[-1] != "0" else "1")
+    for answer_id in ("abc123", forged, signed.rsplit("-", 1)[0]):
+        reply = client.post("/api/feedback", json={"answer_id": answer_id, "vote": "up"})
+        assert reply.status_code == 422 and reply.json()["error"]["code"] == "unknown_answer"
+
+
+def test_feedback_store_failure_is_503_not_thanks(pipeline, tmp_path):
+    web = client_for(pipeline, tmp_path, rate_limit_per_minute=1000)
+    signed = web.post("/api/ask", json={"question": "What is C-peptide?"}).json()["answer_id"]
+    db = tmp_path / "feedback.sqlite3"
+    db.unlink()
+    db.mkdir()  # a path sqlite cannot open: what a read-only or vanished store looks like
+    reply = web.post("/api/feedback", json={"answer_id": signed, "vote": "up"})
+    assert reply.status_code == 503 and reply.json()["error"]["code"] == "feedback_unavailable"
+
+
+@pytest.mark.parametrize("body", [
+    b'{"question": "\\ud800"}', b'{"question": "hi", "id": "\\udc00"}',
+    b'{"question": "hi", "history": [{"role": "user", "content": "\\ud83d"}]}',
+    b"[" * 1000 + b"]" * 1000, b"[" * 100 + b"]" * 100, b"[" + b"1" * 4301 + b"]", b'{"question": ' + b"9" * 5000 + b"}",
+])
+def test_crafted_json_is_422_json_never_500(client, body):
+    for path in ("/api/ask", "/api/feedback"):
+        reply = client.post(path, content=body, headers={"Content-Type": "application/json"})
+        assert reply.status_code == 422, (path, reply.text[:200])
+        assert reply.json()["error"]["code"] == "malformed_json"
+
+
+def test_feedback_comment_with_lone_surrogate_is_refused(client):
+    signed = client.post("/api/ask", json={"question": "What is C-peptide?"}).json()["answer_id"]
+    body = b'{"answer_id": "' + signed.encode() + b'", "vote": "up", "comment": "\\ud83d"}'
+    reply = client.post("/api/feedback", content=body, headers={"Content-Type": "application/json"})
+    assert reply.status_code == 422
+
+
+def test_page_routes_are_capped_and_upload_is_closed(client):
+    upload = client.post("/chat/gradio_api/upload", files={"files": ("big.bin", b"x" * 4096)})
+    assert upload.status_code == 404 and upload.json()["error"]["code"] == "not_found"
+    huge = client.post("/chat/gradio_api/run/predict", content=b'{"data": ["' + b"x" * 2_000_000 + b'"]}',
+                       headers={"Content-Type": "application/json"})
+    assert huge.status_code == 413 and huge.json()["error"]["code"] == "body_too_large"
+    bad = client.post("/chat/gradio_api/queue/join", content=b'{"data": ["\\ud800"]}',
+                      headers={"Content-Type": "application/json"})
+    assert bad.status_code == 422 and bad.json()["error"]["code"] == "malformed_json"
+
+
+@pytest.mark.parametrize("path", ["/chat/", "/chat/config", "/widget.js", "/api/health", "/api/openapi.json", "/",
+                                  "/nowhere"])
+def test_security_headers_on_every_route(client, path):
+    reply = client.get(path, follow_redirects=False)
+    assert reply.headers["x-content-type-options"] == "nosniff"
+    assert reply.headers["referrer-policy"] == "strict-origin-when-cross-origin"
+    csp = reply.headers["content-security-policy"]
+    assert f"frame-ancestors 'self' {SITE}" in csp and "default-src 'self'" in csp
+    assert "'unsafe-inline'" not in csp.split("script-src")[1].split(";")[0]
+
+
+def test_page_inline_scripts_are_allowed_by_hash_only(client):
+    import base64
+    import hashlib
+
+    reply = client.get("/chat/")
+    inline = re.findall(r"<script(?![^>]*\bsrc=)[^>]*>(.*?)</script>", reply.text, re.S)
+    assert inline
+    for script in inline:
+        digest = base64.b64encode(hashlib.sha256(script.encode()).digest()).decode()
+        assert f"'sha256-{digest}'" in reply.headers["content-security-policy"]
+
+
+@pytest.mark.parametrize("name", ["take_question", "respond", "on_vote", "predict", "0"])
+def test_the_gradio_page_has_no_handler_to_call(client, name):
+    for path in (f"/chat/gradio_api/run/{name}", f"/chat/gradio_api/call/{name}"):
+        reply = client.post(path, json={"data": ["x" * 10_000, [], []], "session_hash": "s1"})
+        assert 400 <= reply.status_code < 500, (path, reply.status_code, reply.text[:200])
+        reply.json()
+    joined = client.post("/chat/gradio_api/queue/join", json={"data": [], "fn_index": 0, "session_hash": "s1"})
+    assert 400 <= joined.status_code < 500 and joined.json()
+
+
+def test_page_votes_take_the_apis_limits_and_are_never_thanked_unsaved(pipeline, tmp_path):
+    web = client_for(pipeline, tmp_path, rate_limit_per_minute=4)
+    signed = web.post("/api/ask", json={"question": "What is C-peptide?"}).json()["answer_id"]  # 1 of 4
+    replies_ = [web.post("/api/feedback", json={"answer_id": signed, "vote": "up", "channel": "page"})
+                for _ in range(5)]
+    assert [r.status_code for r in replies_] == [201, 201, 201, 429, 429]
+    assert [r["channel"] for r in web.store.rows()] == ["page"] * 3
+
+
+def test_the_page_is_hashed_whatever_the_browser_accepts(client):
+    """Gradio compresses its page with brotli when asked; the guard must still see the inline scripts."""
+    reply = client.get("/chat/", headers={"Accept-Encoding": "br, gzip"})
+    assert reply.headers.get("content-encoding") in ("gzip", None)
+    inline = re.findall(r"<script(?![^>]*\bsrc=)[^>]*>(.*?)</script>", reply.text, re.S)
+    assert len(inline) >= 3
+    policy = reply.headers["content-security-policy"].split("script-src")[1].split(";")[0]
+    assert policy.count("'sha256-") == len(inline)

@@ -7,9 +7,11 @@ AI-generated label attached by code.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 import uuid
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 from langchain_core.runnables import Runnable, RunnableLambda
@@ -18,7 +20,7 @@ from . import replies, safety
 from .citations import Citation
 from .compose import Draft, get_composer
 from .config import ConfigError, Settings
-from .corpus import chunk_corpus, load_corpus
+from .corpus import chunk_corpus, corpus_fingerprint, load_corpus
 from .embeddings import load_embeddings
 from .followup import focus, repeats, resolve
 from .index import Index
@@ -101,6 +103,31 @@ class Pipeline:
             report = index.sync(chunk_corpus(load_corpus(settings.corpus_dir)), progress=True)
             announce(report.describe())
         return cls(settings, index)
+
+    def reloaded(self) -> Pipeline | None:
+        """A new Pipeline on the index generation now in service, or None when this one still is.
+
+        The one place a running server picks up a new index: the constructor rebuilds everything
+        derived from it (lexical index, vocabulary, composer state), and warm() fills the caches
+        before the new pipeline takes any request."""
+        serving = self.index.in_service()
+        if not serving or serving == self.index.generation:
+            return None
+        fresh = type(self)(self.settings, self.index.reopened(serving))
+        fresh.warm()
+        return fresh
+
+    def warm(self) -> None:
+        """Build the lazy parts (BM25, vocabulary) now rather than on the first question."""
+        self.retriever.coverage("type 1 diabetes")
+
+    def health(self) -> dict[str, Any]:
+        """The generation in service and whether it can answer: counted and queried, not assumed."""
+        meta = self.index.metadata
+        report = {"generation": self.index.generation, "chunks": self.index.count(),
+                  "corpus_fingerprint": meta.get("corpus_fingerprint"), "embedding_model": meta.get("embedding_model")}
+        report["can_answer"] = self.index.probe()
+        return report
 
     def ask(self, question: str, history=None, id: str | None = None) -> Answer:
         started = time.perf_counter()
@@ -188,6 +215,79 @@ class Pipeline:
         return state
 
 
+class LivePipeline:
+    """The Pipeline a server uses: it follows the index generation in service.
+
+    At most every `interval` seconds a request looks at the store's pointer (on a background
+    thread, so no request waits); when a build has switched generations, Pipeline.reloaded()
+    prepares a new Pipeline and it replaces the old one in one assignment. Requests already
+    running finish on the old one, whose generation the builder keeps until the next build."""
+
+    def __init__(self, pipeline: Pipeline, interval: float = 2.0, clock=time.monotonic):
+        self.pipeline, self.settings = pipeline, pipeline.settings
+        self._interval, self._clock = interval, clock
+        self._checked, self._loading = clock(), False
+        self._lock = threading.Lock()
+
+    def ask(self, question: str, history=None, id: str | None = None) -> Answer:
+        self.follow()
+        return self.pipeline.ask(question, history=history, id=id)
+
+    def follow(self, wait: bool = False) -> None:
+        """Start a check for a new generation unless one ran in the last `interval` seconds."""
+        with self._lock:
+            now = self._clock()
+            if self._loading or now - self._checked < self._interval:
+                return
+            self._loading, self._checked = True, now
+        worker = threading.Thread(target=self._reload, name="t1d-qa-reload", daemon=True)
+        worker.start()
+        if wait:
+            worker.join()
+
+    def _reload(self) -> None:
+        try:
+            fresh = self.pipeline.reloaded()
+            if fresh is not None:
+                old, self.pipeline = self.pipeline, fresh
+                log.warning("now serving index generation %s (was %s)", fresh.index.generation, old.index.generation)
+        except Exception:  # keep serving the generation we have; health reports the gap
+            log.exception("could not load the index generation in service; still serving %s",
+                          self.pipeline.index.generation)
+        finally:
+            with self._lock:
+                self._loading = False
+
+    def health(self) -> dict[str, Any]:
+        """What this process serves, what the store serves, and whether the corpus on disk differs."""
+        self.follow()
+        report = self.pipeline.health()
+        report["store_generation"] = self.pipeline.index.in_service()
+        on_disk = corpus_on_disk(self.settings)
+        report["corpus_changed"] = None if on_disk is None else on_disk != report["corpus_fingerprint"]
+        return report
+
+
+_corpus_cache: dict[tuple, str | None] = {}
+
+
+def corpus_on_disk(settings: Settings) -> str | None:
+    """The fingerprint of the corpus folder as it is now (None if it cannot be read); cached by
+    the files' names, sizes and modification times."""
+    folder = Path(settings.corpus_dir)
+    try:
+        key = (str(folder), *sorted((p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in folder.glob("*.md")))
+    except OSError:
+        return None
+    if key not in _corpus_cache:
+        try:
+            _corpus_cache.clear()
+            _corpus_cache[key] = corpus_fingerprint(chunk_corpus(load_corpus(folder)))
+        except Exception:  # a broken corpus: `t1d-qa index` names the file
+            _corpus_cache[key] = None
+    return _corpus_cache[key]
+
+
 def finish(state: dict, settings: Settings) -> Answer:
     """The reply for the screened and composed state, with the safety text added by code."""
     screen: safety.Screen = state["screen"]
@@ -223,7 +323,7 @@ def finish(state: dict, settings: Settings) -> Answer:
     text = "\n\n".join(p for p in parts if p)
     problems = safety.violations(text)
     if problems:  # last line of defence: never send it; keep the fixed safety texts
-        log.error("blocked a reply (%s) to %r", ", ".join(problems), state["question"])
+        log.error("blocked a %s reply (%s); the question is not logged", kind, ", ".join(problems))
         if kind not in ("emergency", "personal_advice"):
             kind = "no_answer"
             parts = [replies.text("no_answer", lang)] + ([replies.text(f"{topic}_warning", lang)] if topic else [])

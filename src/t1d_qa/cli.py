@@ -50,7 +50,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "index", help="build or update the Chroma index from the corpus; warns about time-sensitive sections older than T1D_QA_STALE_AFTER_DAYS"
     )
-    p.add_argument("--rebuild", action="store_true", help="drop the index and embed everything again")
+    p.add_argument("--rebuild", action="store_true",
+                   help="embed everything again (beside the index in service, which stays until the new one is checked)")
     p.set_defaults(func=cmd_index)
 
     p = sub.add_parser("ask", help="answer one question, or a batch with --jsonl")
@@ -75,6 +76,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("serve", help="serve the chat page, the JSON API and the website widget")
     p.add_argument("--host", help="interface to bind (default: T1D_QA_HOST or 127.0.0.1)")
     p.add_argument("--port", type=int, help="port (default: T1D_QA_PORT or 7860)")
+    p.add_argument("--workers", type=int,
+                   help="server processes (default: T1D_QA_WORKERS or 1); more than 1 needs T1D_QA_CHROMA_URL")
     p.set_defaults(func=cmd_serve)
     return parser
 
@@ -88,15 +91,20 @@ def cmd_eval(args, settings: Settings) -> int:
 def cmd_serve(args, settings: Settings) -> int:
     from .web.server import serve
 
-    return serve(settings, host=args.host, port=args.port)
+    if args.workers is not None and args.workers < 1:
+        raise ConfigError("--workers must be at least 1")
+    if args.port is not None and not 1 <= args.port <= 65535:
+        raise ConfigError(f"--port {args.port} is not a port (1-65535)")
+    return serve(settings, host=args.host, port=args.port, workers=args.workers)
 
 
 def cmd_index(args, settings: Settings) -> int:
+    import signal
     from datetime import date
 
     from .corpus import chunk_corpus, load_corpus, stale_claims
     from .embeddings import load_embeddings
-    from .index import Index, IndexUnavailable, remove_local_index
+    from .index import Index
     from .library import load_library
 
     docs = load_corpus(settings.corpus_dir)  # a broken corpus stops here, index untouched
@@ -105,16 +113,10 @@ def cmd_index(args, settings: Settings) -> int:
     library = load_library(settings.corpus_dir, docs)  # a broken answer library stops here too
     chunks = chunk_corpus(docs)
     embeddings = load_embeddings(settings)
-    if args.rebuild and not settings.chroma_url:
-        remove_local_index(settings)
-    try:
-        index = Index(settings, embeddings)
-    except IndexUnavailable:
-        raise
-    if args.rebuild:
-        index.reset()
-    report = index.sync(chunks, progress=sys.stderr.isatty())
-    print(report.describe())
+    signal.signal(signal.SIGTERM, _interrupt)  # a killed build says what it left in service
+    index = Index(settings, embeddings)
+    report = index.sync(chunks, progress=sys.stderr.isatty(), rebuild=args.rebuild)
+    print(f"{report.describe()}; generation {index.generation} in service")
     print(f"answer library verified: {len(library)} reviewed entries")
     if len(library):  # embed the paraphrases and train the matcher now, not on the first question
         from .compose.matcher import Matcher, cached_encoder
@@ -122,6 +124,10 @@ def cmd_index(args, settings: Settings) -> int:
         folder = settings.models_dir / "library"
         Matcher.load_or_train(library, cached_encoder(embeddings, folder / "question-vectors.npz"), folder)
     return 0
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
 
 
 def cmd_ask(args, settings: Settings) -> int:

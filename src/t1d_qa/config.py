@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 
 class ConfigError(ValueError):
@@ -57,10 +59,23 @@ class Settings:
     allowed_origins: tuple[str, ...] = ()
     rate_limit_per_minute: int = 20
     max_body_bytes: int = 16_384
+    # Bodies posted to Gradio's routes under /chat/. The page asks through /api/ask like the widget
+    # (max_body_bytes); its Gradio app has no handlers, so nothing there needs a large body.
+    max_page_body_bytes: int = 65_536
+    # How long either side waits: the page and widget stop waiting for a reply and show the local
+    # emergency and error texts; the server drops a request body (or idle keep-alive) slower than this.
+    client_timeout_s: float = 15.0
+    max_connections: int = 200  # beyond this many open connections uvicorn answers 503
+    workers: int = 1  # server processes; more than 1 needs a Chroma server (T1D_QA_CHROMA_URL)
+    # Proxies whose X-Forwarded-For is believed (IPs or CIDRs); empty: the peer address is the client.
+    trusted_proxies: tuple[str, ...] = ()
+    # Signs answer ids so feedback is taken only for answers this service gave. Empty: a random
+    # secret kept in data_dir (shared by the workers of one host); set it for several hosts.
+    answer_secret: str = ""
+    feedback_url: str = ""  # empty: SQLite in data_dir; postgresql://user:pass@host/db for several hosts
     store_question_text: bool = False
     clinic_name: str = ""  # who runs the service, shown in the chat's welcome panel
     privacy_url: str = ""  # the clinic's privacy notice, linked from the welcome panel and the footer
-    client_timeout_s: float = 15.0  # the page and widget stop waiting and show the local texts after this
     log_level: str = "WARNING"
 
     @property
@@ -109,10 +124,49 @@ class Settings:
             raise ConfigError("T1D_QA_EMERGENCY_NUMBER can never be empty")
         if not self.crisis_line.strip():
             raise ConfigError("T1D_QA_CRISIS_LINE can never be empty")
+        if not 0 <= self.min_relevance <= 1:
+            raise ConfigError("T1D_QA_MIN_RELEVANCE must be between 0 and 1")
+        for name in ("max_answer_sentences", "max_body_bytes", "max_page_body_bytes", "max_connections", "workers"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"T1D_QA_{name.upper()} must be a positive number")
+        if self.max_body_bytes < 1024 or self.max_page_body_bytes < self.max_body_bytes:
+            raise ConfigError("T1D_QA_MAX_BODY_BYTES must be at least 1024 and at most T1D_QA_MAX_PAGE_BODY_BYTES")
+        if self.rate_limit_per_minute < 0:
+            raise ConfigError("T1D_QA_RATE_LIMIT_PER_MINUTE must be 0 (off) or positive")
         if not 1 <= self.client_timeout_s <= 120:
             raise ConfigError("T1D_QA_CLIENT_TIMEOUT_S must be between 1 and 120 seconds")
         if self.privacy_url and not self.privacy_url.startswith(("https://", "http://", "/")):
             raise ConfigError("T1D_QA_PRIVACY_URL must start with https://, http:// or /")
+        if not 1 <= self.port <= 65535:
+            raise ConfigError(f"T1D_QA_PORT={self.port} is not a port (1-65535)")
+        for origin in self.allowed_origins:
+            check_origin(origin)
+        for proxy in self.trusted_proxies:
+            try:
+                ipaddress.ip_network(proxy, strict=False)
+            except ValueError as exc:
+                raise ConfigError(f"T1D_QA_TRUSTED_PROXIES: {proxy!r} is not an IP address or network") from exc
+        if self.chroma_url and urlsplit(self.chroma_url).scheme not in ("http", "https"):
+            raise ConfigError(f"T1D_QA_CHROMA_URL={self.chroma_url!r} must look like http://host:8000")
+        if self.feedback_url and urlsplit(self.feedback_url).scheme not in ("postgresql", "postgres"):
+            raise ConfigError("T1D_QA_FEEDBACK_URL must be empty (SQLite) or postgresql://user:password@host/db")
+        if self.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+            raise ConfigError(f"T1D_QA_LOG_LEVEL={self.log_level!r}; use DEBUG, INFO, WARNING or ERROR")
+
+
+def check_origin(origin: str) -> None:
+    """An origin is scheme://host[:port], exactly as a browser sends it: no path, no slash."""
+    if origin == "*":
+        return
+    parts = urlsplit(origin)
+    try:
+        port_ok = parts.port is None or 1 <= parts.port <= 65535
+    except ValueError:
+        port_ok = False
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.path or parts.query \
+            or parts.fragment or parts.username or not port_ok or origin != origin.strip():
+        raise ConfigError(f"T1D_QA_ALLOWED_ORIGINS: {origin!r} is not an origin like https://clinic.example "
+                          "(scheme://host[:port], no path or trailing slash)")
 
 
 def _env_names(fields) -> list[str]:

@@ -553,15 +553,22 @@ def _short(text: str, limit: int = 90) -> str:
 # -- gates
 
 def load_thresholds(path: Path | str) -> dict[str, Any]:
-    """{"gates": {metric: {"min"|"max": value}}, "parameters": {...}} from the YAML file."""
+    """{"gates", "floors", "targets": {metric: {"min"|"max": value}}, "parameters": {...}} from the YAML file.
+
+    gates and floors fail a run; targets are what an issue asks for and are only reported until met
+    (floors hold the measured value meanwhile, so a target not yet met cannot get worse either).
+    """
     data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
-    gates = data.get("gates") or {}
-    if not isinstance(gates, dict):
-        raise CaseError(f"{path}: 'gates' must map metric names to {{min: x}} or {{max: x}}")
-    for name, rule in gates.items():
-        if not isinstance(rule, dict) or not set(rule) <= {"min", "max"} or not rule:
-            raise CaseError(f"{path}: gate {name!r} must be {{min: x}} or {{max: x}}")
-    return {"gates": gates, "parameters": data.get("parameters") or {}}
+    out: dict[str, Any] = {"parameters": data.get("parameters") or {}}
+    for section in ("gates", "floors", "targets"):
+        rules = data.get(section) or {}
+        if not isinstance(rules, dict):
+            raise CaseError(f"{path}: '{section}' must map metric names to {{min: x}} or {{max: x}}")
+        for name, rule in rules.items():
+            if not isinstance(rule, dict) or not set(rule) <= {"min", "max"} or not rule:
+                raise CaseError(f"{path}: {section} {name!r} must be {{min: x}} or {{max: x}}")
+        out[section] = rules
+    return out
 
 
 def check_gates(metrics: dict[str, Any], gates: dict[str, dict]) -> list[str]:
@@ -727,7 +734,7 @@ def run_cli(args, settings) -> int:
         print(f"t1d-qa eval: {exc}", file=sys.stderr)
         return 2
     tpath = thresholds_path_for(args.cases)
-    thresholds = load_thresholds(tpath) if tpath else {"gates": {}, "parameters": {}}
+    thresholds = load_thresholds(tpath) if tpath else {"gates": {}, "floors": {}, "targets": {}, "parameters": {}}
     params = thresholds["parameters"]
     k = int(params.get("k", DEFAULT_K))
     support_min = float(params.get("support_min", DEFAULT_SUPPORT_MIN))
@@ -742,7 +749,8 @@ def run_cli(args, settings) -> int:
     zh = sum(c.lang == "zh" for c in cases)
     print(f"{len(cases)} cases from {args.cases} ({zh} zh, {len(cases) - zh} en); k={k}, support_min={support_min}")
     print(format_table({"product": product.metrics, "baseline": baseline.metrics}, thresholds["gates"]))
-    failed_gates = check_gates(product.metrics, thresholds["gates"])
+    failed_gates = check_gates(product.metrics, {**thresholds["gates"], **thresholds["floors"]})
+    unmet_targets = check_gates(product.metrics, thresholds["targets"])
     print(f"\nproduct: {len(product.failures)} of {len(cases)} cases failed; baseline: {len(baseline.failures)}")
     for case_id, reasons in product.failures.items():
         print(f"  {case_id}: " + "; ".join(reasons))
@@ -755,6 +763,11 @@ def run_cli(args, settings) -> int:
         print(f"\ngates ({tpath}): " + ("all passed" if not failed_gates else f"{len(failed_gates)} FAILED"))
         for g in failed_gates:
             print(f"  FAIL {g}")
+        if thresholds["targets"]:
+            print("targets (issue gates not met yet; reported, not enforced): "
+                  + ("all met" if not unmet_targets else f"{len(unmet_targets)} not met"))
+            for g in unmet_targets:
+                print(f"  NOT MET {g}")
     if args.report:
         from .report import write_report
 

@@ -107,9 +107,6 @@ class Terms:
                             break
         return sorted(hits)
 
-    def __contains__(self, text: str) -> bool:
-        return bool(self.find(text))
-
 
 def _deletions(word: str) -> set[str]:
     return {word[:i] + word[i + 1 :] for i in range(len(word))} | {word}

@@ -1,12 +1,13 @@
 """JSON API: POST /api/ask, POST /api/feedback, GET /api/health.
 
 Errors are JSON: {"error": {"code", "message"}}; 400 empty question, 413 body too large,
-422 malformed body, 403 origin not allowed, 429 rate limited (with Retry-After).
+422 malformed body (bad Unicode, deep nesting, huge numbers too) or unknown answer_id, 403 origin
+not allowed, 429 rate limited (with Retry-After), 503 feedback store or index unavailable.
 """
 
 from __future__ import annotations
 
-import json
+import os
 import re
 
 from fastapi import APIRouter, FastAPI, Request
@@ -16,7 +17,8 @@ from starlette.concurrency import run_in_threadpool
 from .. import __version__
 from ..config import Settings
 from .chat import Chat, RateLimiter, is_emergency, language_of
-from .feedback import VOTES, FeedbackStore
+from .feedback import VOTES, AnswerSigner, FeedbackStore, FeedbackUnavailable
+from .guard import BadJson, parse_json
 
 MAX_HISTORY_ITEMS = 50
 ANSWER_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -44,7 +46,8 @@ def client_key(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
-def build_router(chat: Chat, store: FeedbackStore, limiter: RateLimiter, settings: Settings) -> APIRouter:
+def build_router(chat: Chat, store: FeedbackStore, limiter: RateLimiter, settings: Settings,
+                 signer: AnswerSigner) -> APIRouter:
     router = APIRouter()
 
     def limit(request: Request) -> None:
@@ -68,6 +71,7 @@ def build_router(chat: Chat, store: FeedbackStore, limiter: RateLimiter, setting
         if not is_emergency(question, settings):  # someone in danger is never told to wait
             limit(request)
         answer = (await run_in_threadpool(chat.ask, question, history, qid)).to_dict()
+        answer["answer_id"] = signer.sign(answer["answer_id"])  # feedback is taken for this id only
         if answer["kind"] == "invalid":
             raise ApiError(400, "invalid_question", answer["answer"], body=answer)
         return JSONResponse(answer)
@@ -76,17 +80,34 @@ def build_router(chat: Chat, store: FeedbackStore, limiter: RateLimiter, setting
     async def feedback(request: Request) -> dict:
         guard(request)
         body = await read_json(request, settings.max_body_bytes)
-        answer_id, vote, comment, question = parse_feedback(body)
-        if isinstance(body.get("row"), int) and comment:  # a comment on the vote the widget just sent
-            await run_in_threadpool(store.add_comment, body["row"], comment, answer_id)
-            return {"ok": True, "id": body["row"]}
-        row = await run_in_threadpool(store.record, answer_id, vote, comment, question,
-                                      language_of(question or comment or ""), channel_of(body))
+        signed, vote, comment, question = parse_feedback(body)
+        answer_id = signer.verify(signed)
+        if answer_id is None:
+            raise ApiError(422, "unknown_answer", '"answer_id" is not the answer_id of a reply from this service.')
+        try:
+            row = body.get("row")
+            if type(row) is int and 0 < row < 2**63 and comment:  # a comment on the vote the client just sent
+                await run_in_threadpool(store.add_comment, row, comment, answer_id)
+                return {"ok": True, "id": row}
+            row = await run_in_threadpool(store.record, answer_id, vote, comment, question,
+                                          language_of(question or comment or ""), channel_of(body))
+        except FeedbackUnavailable as exc:
+            raise ApiError(503, "feedback_unavailable",
+                           "Your vote could not be saved; please try later. / 反馈未能保存，请稍后再试。") from exc
         return {"ok": True, "id": row}
 
     @router.get("/api/health")
-    async def health() -> dict:
-        return {"status": "ok", "version": __version__}
+    async def health() -> JSONResponse:
+        """200 only when the index in service was counted and queried just now; else 503."""
+        try:
+            report = await run_in_threadpool(chat.pipeline.health)
+        except Exception as exc:  # the store is unreachable or broken
+            return JSONResponse({"status": "unavailable", "version": __version__, "store_reachable": False,
+                                 "error": {"code": "index_unavailable", "message": str(exc)[:300]}}, status_code=503)
+        ok = bool(report["chunks"]) and report["can_answer"] and report["store_generation"] is not None
+        body = {"status": "ok" if ok else "unavailable", "version": __version__, "store_reachable": True,
+                "worker_pid": os.getpid(), **report}
+        return JSONResponse(body, status_code=200 if ok else 503)
 
     return router
 
@@ -116,9 +137,9 @@ async def read_json(request: Request, limit: int):
         if len(raw) > limit:
             raise too_large(limit)
     try:
-        return json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ApiError(422, "malformed_json", f"The body is not valid JSON: {exc}") from exc
+        return parse_json(bytes(raw))
+    except BadJson as exc:
+        raise ApiError(422, "malformed_json", str(exc)) from exc
 
 
 def too_large(limit: int) -> ApiError:

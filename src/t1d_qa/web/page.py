@@ -1,9 +1,12 @@
-"""The chat page at /chat/, the widget script, and read-only source pages at /sources/<doc_id>.
+"""The chat page at /chat/ (a Gradio Blocks app), the widget script, and read-only source pages.
 
 The page and the widget are one client (static/widget.js; the page runs it with data-mode="page"),
-so emergencies, outages, sources and accessibility behave the same on both. The server writes its
-settings and fixed texts into the script when it serves it: the client never keeps its own copy of
-the emergency reply, and when the server is down or slow it shows the server's current text.
+so emergencies, outages, sources and accessibility behave the same on both. Gradio hosts the page:
+its Blocks app holds one empty column the client mounts into, loads the client through Gradio's
+`head`, and has no event handlers of its own (the client asks through /api/ask, like the widget).
+The server writes its settings and fixed texts into the script when it serves it: the client never
+keeps its own copy of the emergency reply, and when the server is down or slow it shows the
+server's current text.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import re
 from functools import cache
 from importlib.resources import files
 
+import gradio as gr
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
@@ -91,29 +95,104 @@ def page_language(request: Request) -> str:
     return "zh" if first.startswith("zh") else "en"
 
 
-def page_html(settings: Settings, lang: str) -> str:
+# -- the Gradio page
+
+# Loaded through Gradio's `head` (Gradio adds it to the page by script, with these attributes);
+# relative to the page, so it works under a proxy prefix too.
+HEAD = '<script src="../widget.js" data-mode="page" data-target="t1d-qa" defer></script>'
+FONTS = ["system-ui", "-apple-system", "Segoe UI", "PingFang SC", "Microsoft YaHei", "Noto Sans CJK SC", "sans-serif"]
+MONO = ["ui-monospace", "SFMono-Regular", "Menlo", "Consolas", "monospace"]
+# Gradio's frame around the one column: no padding, no border, the conversation fills the screen
+# and only the conversation scrolls (phone first).
+CSS = """
+html, body { height: 100%; overflow: hidden; background: #f3f4f6; }
+gradio-app, .gradio-container { background: #f3f4f6 !important; }
+.gradio-container { padding: 0 !important; margin: 0 !important; max-width: none !important; min-height: 0 !important; }
+.gradio-container .main, .gradio-container .wrap, .gradio-container .contain { padding: 0 !important; margin: 0 !important; gap: 0 !important; }
+#t1d-qa { display: block; height: 100dvh; width: 100%; max-width: 820px; margin: 0 auto; padding: 0; border: 0; gap: 0; }
+"""
+
+
+def theme() -> gr.themes.Base:
+    """System fonts only: nothing is fetched from a font CDN."""
+    return gr.themes.Default(primary_hue="teal", font=FONTS, font_mono=MONO)
+
+
+def build_page() -> gr.Blocks:
+    """One empty column with the id the client looks for; no Gradio handlers, nothing to call."""
+    with gr.Blocks(title=f"{TITLE['zh']} | {TITLE['en']}", analytics_enabled=False, fill_height=True,
+                   fill_width=True) as page:
+        gr.Column(elem_id="t1d-qa")
+    return page
+
+
+def mount_options() -> dict:
+    """Everything gr.mount_gradio_app needs besides the app, the Blocks and the path."""
+    return {"footer_links": [], "run_history": False, "ssr_mode": False, "theme": theme(), "css": CSS,
+            "head": HEAD, "max_file_size": 1, "pwa": False}
+
+
+# Gradio's page template carries Gradio's social metadata (title "Gradio", images on github.com),
+# `lang="en"` whatever the language, and a link to /manifest.json (404 under a mount). PageHead
+# replaces these in the page as served.
+_GRADIO_META = re.compile(r'\s*<meta\s+(?:property="og:|name="twitter:)[^>]*>', re.S)
+_MANIFEST = re.compile(r'\s*<link\s+rel="manifest"[^>]*>', re.S)
+_HTML_LANG = re.compile(r'<html\s+lang="[^"]*"', re.S)
+
+
+def page_head(settings: Settings, lang: str) -> str:
+    """Our own description and social metadata, in the page's language; no images, no foreign hosts."""
     e = html.escape
     description = DESCRIPTION[lang] + (f" · {settings.clinic_name}" if settings.clinic_name else "")
-    both = f"{TITLE['zh']} | {TITLE['en']}"
-    return f"""<!doctype html>
-<html lang="{'zh-CN' if lang == 'zh' else 'en'}">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1, viewport-fit=cover">
-<title>{e(TITLE[lang])}</title>
-<meta name="description" content="{e(description)}">
-<meta property="og:type" content="website">
-<meta property="og:title" content="{e(both)}">
-<meta property="og:description" content="{e(description)}">
-<meta name="twitter:card" content="summary">
-<meta name="theme-color" content="#0f766e">
-<script src="../widget.js" data-mode="page" data-target="t1d-qa" defer></script>
-</head>
-<body>
-<main id="t1d-qa"><noscript><p>{e(NOSCRIPT[lang].format(number=settings.emergency_number))}</p></noscript></main>
-</body>
-</html>
-"""
+    return (f'\n<meta name="description" content="{e(description)}">'
+            f'\n<meta property="og:type" content="website">'
+            f'\n<meta property="og:title" content="{e(TITLE["zh"])} | {e(TITLE["en"])}">'
+            f'\n<meta property="og:description" content="{e(description)}">'
+            f'\n<meta name="twitter:card" content="summary">'
+            f'\n<meta name="theme-color" content="#0f766e">')
+
+
+def rewrite_page(text: str, settings: Settings, lang: str) -> str:
+    text = _MANIFEST.sub("", _GRADIO_META.sub("", text))
+    text = _HTML_LANG.sub(f'<html lang="{"zh-CN" if lang == "zh" else "en"}"', text, count=1)
+    text = text.replace("</head>", page_head(settings, lang) + "\n</head>", 1)
+    noscript = html.escape(NOSCRIPT[lang].format(number=settings.emergency_number))
+    return re.sub(r"(<body[^>]*>)", lambda m: f"{m.group(1)}\n<noscript><p>{noscript}</p></noscript>", text, count=1)
+
+
+class PageHead:
+    """ASGI middleware for the one Gradio page at `path`: rewrites its head (see rewrite_page)."""
+
+    def __init__(self, app, settings: Settings, path: str):
+        self.app, self.settings, self.path = app, settings, path
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or scope["method"] != "GET" or scope["path"] != self.path:
+            return await self.app(scope, receive, send)
+        lang = page_language(Request(scope))
+        start, body = None, bytearray()
+
+        async def hold(message):
+            nonlocal start
+            if message["type"] == "http.response.start":
+                start = message
+                return
+            if message["type"] != "http.response.body":
+                return await send(message)
+            body.extend(message.get("body", b""))
+            if message.get("more_body"):
+                return
+            headers, out = start["headers"], bytes(body)
+            if start["status"] == 200 and dict(headers).get(b"content-type", b"").startswith(b"text/html"):
+                out = rewrite_page(out.decode("utf-8"), self.settings, lang).encode("utf-8")
+                headers = [(k, v) for k, v in headers if k.lower() not in (b"vary", b"cache-control")]
+                headers += [(b"vary", b"Accept-Language"), (b"cache-control", b"no-cache")]
+            headers = [(k, v) for k, v in headers if k.lower() != b"content-length"]
+            headers.append((b"content-length", str(len(out)).encode()))
+            await send({**start, "headers": headers})
+            await send({"type": "http.response.body", "body": out})
+
+        await self.app(scope, receive, hold)
 
 
 def source_html(doc: Document) -> str:
@@ -190,7 +269,7 @@ th, td { border: 1px solid #d1d5db; padding: 4px 8px; text-align: left; vertical
 
 
 def build_router(settings: Settings) -> APIRouter:
-    """GET /chat/, /widget.js, /sources/<doc_id> and its style sheet."""
+    """GET /chat (to /chat/, Gradio's page), /widget.js, /sources/<doc_id> and its style sheet."""
     router = APIRouter()
     script = widget_script(settings)
 
@@ -201,11 +280,6 @@ def build_router(settings: Settings) -> APIRouter:
     @router.get(PAGE_PATH, include_in_schema=False)
     async def page_redirect() -> RedirectResponse:
         return RedirectResponse(PAGE_PATH.rsplit("/", 1)[-1] + "/")  # relative: works under a proxy prefix
-
-    @router.get(PAGE_PATH + "/", include_in_schema=False)
-    async def page(request: Request) -> HTMLResponse:
-        return HTMLResponse(page_html(settings, page_language(request)),
-                            headers={"Vary": "Accept-Language", "Cache-Control": "no-cache"})
 
     @router.get("/widget.js", include_in_schema=False)
     async def widget() -> Response:
