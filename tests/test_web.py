@@ -335,15 +335,15 @@ def test_feedback_comment_with_lone_surrogate_is_refused(client):
     assert reply.status_code == 422
 
 
-def test_page_routes_are_capped_and_upload_is_closed(client):
+def test_page_routes_take_no_bodies_and_upload_is_closed(client):
     upload = client.post("/chat/gradio_api/upload", files={"files": ("big.bin", b"x" * 4096)})
     assert upload.status_code == 404 and upload.json()["error"]["code"] == "not_found"
-    huge = client.post("/chat/gradio_api/run/predict", content=b'{"data": ["' + b"x" * 2_000_000 + b'"]}',
-                       headers={"Content-Type": "application/json"})
-    assert huge.status_code == 413 and huge.json()["error"]["code"] == "body_too_large"
-    bad = client.post("/chat/gradio_api/queue/join", content=b'{"data": ["\\ud800"]}',
-                      headers={"Content-Type": "application/json"})
-    assert bad.status_code == 422 and bad.json()["error"]["code"] == "malformed_json"
+    for path in ("/chat/gradio_api/run/predict", "/chat/gradio_api/queue/join", "/chat/", "/chat"):
+        huge = client.post(path, content=b'{"data": ["' + b"x" * 2_000_000 + b'"]}',
+                           headers={"Content-Type": "application/json"})
+        assert huge.status_code == 405 and huge.json()["error"]["code"] == "method_not_allowed"
+    elsewhere = client.post("/sources/safety-en", content=b"x" * 100_000)
+    assert elsewhere.status_code == 413 and elsewhere.json()["error"]["code"] == "body_too_large"
 
 
 @pytest.mark.parametrize("path", ["/chat/", "/chat/config", "/widget.js", "/api/health", "/api/openapi.json", "/",
@@ -371,12 +371,12 @@ def test_page_inline_scripts_are_allowed_by_hash_only(client):
 
 @pytest.mark.parametrize("name", ["take_question", "respond", "on_vote", "predict", "0"])
 def test_the_gradio_page_has_no_handler_to_call(client, name):
-    for path in (f"/chat/gradio_api/run/{name}", f"/chat/gradio_api/call/{name}"):
+    for path in (f"/chat/gradio_api/run/{name}", f"/chat/gradio_api/call/{name}", f"/chat/gradio_api/api/{name}"):
         reply = client.post(path, json={"data": ["x" * 10_000, [], []], "session_hash": "s1"})
-        assert 400 <= reply.status_code < 500, (path, reply.status_code, reply.text[:200])
-        reply.json()
-    joined = client.post("/chat/gradio_api/queue/join", json={"data": [], "fn_index": 0, "session_hash": "s1"})
-    assert 400 <= joined.status_code < 500 and joined.json()
+        assert reply.status_code == 405 and reply.json()["error"]["code"] == "method_not_allowed"
+    for path in ("/chat/gradio_api/info", "/chat/config", "/chat/theme.css", f"/chat/gradio_api/file={name}"):
+        reply = client.get(path)
+        assert reply.status_code < 500, (path, reply.status_code, reply.text[:200])
 
 
 def test_page_votes_take_the_apis_limits_and_are_never_thanked_unsaved(pipeline, tmp_path):

@@ -59,8 +59,8 @@ class Settings:
     allowed_origins: tuple[str, ...] = ()
     rate_limit_per_minute: int = 20
     max_body_bytes: int = 16_384
-    # Bodies posted to Gradio's routes under /chat/. The page asks through /api/ask like the widget
-    # (max_body_bytes); its Gradio app has no handlers, so nothing there needs a large body.
+    # Bodies posted outside /api/. The chat page takes none at all (its Gradio app has no handlers;
+    # it asks through /api/ask like the widget), so nothing here needs a large body.
     max_page_body_bytes: int = 65_536
     # How long either side waits: the page and widget stop waiting for a reply and show the local
     # emergency and error texts; the server drops a request body (or idle keep-alive) slower than this.
