@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 from pathlib import Path
 
@@ -10,6 +11,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from conftest import make_settings
+from t1d_qa import replies, safety
+from t1d_qa.config import ConfigError
+from t1d_qa.corpus import Document
 from t1d_qa.web import page as page_mod
 from t1d_qa.web.chat import RateLimiter, recent
 from t1d_qa.web.feedback import FeedbackStore
@@ -18,7 +22,7 @@ from t1d_qa.web.server import create_app
 SITE = "http://localhost:8123"
 ANSWER_KEYS = {"id", "answer_id", "question", "resolved_question", "language", "kind", "answer", "citations",
                "disclaimer", "ai_label", "retrieved", "latency_ms", "source", "entry_id", "reviewed", "entries"}
-CITATION_KEYS = {"chunk_id", "source", "n", "section", "title", "doc_id", "as_of", "reviewed", "quote"}
+CITATION_KEYS = {"n", "chunk_id", "doc_id", "title", "section", "source", "quote", "reviewed", "as_of"}
 
 
 def client_for(pipeline, data_dir: Path, **overrides) -> TestClient:
@@ -147,11 +151,21 @@ def test_cors_on_requests(client):
     assert same.status_code == 400  # the page's own origin passes the origin check
 
 
-def test_gradio_does_not_add_its_own_permissive_cors(client):
-    reply = client.get("/chat/config", headers={"Origin": "https://evil.example"})
-    assert "access-control-allow-origin" not in reply.headers
-    allowed = client.get("/chat/config", headers={"Origin": SITE})
-    assert allowed.headers.get("access-control-allow-origin") == SITE
+def test_chat_page_is_gradio_hosting_the_widgets_client(client):
+    zh = client.get("/chat/", headers={"Accept-Language": "zh-CN,zh;q=0.9,en;q=0.5"})
+    assert zh.status_code == 200 and "window.gradio_config" in zh.text and '<html lang="zh-CN"' in zh.text
+    assert '<html lang="en"' in client.get("/chat/", headers={"Accept-Language": "en-US"}).text
+    config = client.get("/chat/config").json()
+    assert 'src="../widget.js" data-mode="page"' in config["head"]  # the page runs the widget's client
+    assert config["dependencies"] == []  # no Gradio handlers: the client asks through /api/ask
+    assert [c["props"]["elem_id"] for c in config["components"] if c["props"].get("elem_id")] == ["t1d-qa"]
+    metas = re.findall(r"<meta[^>]*>", zh.text, re.S)
+    assert not [m for m in metas if "http://" in m or "https://" in m or ":image" in m or "Gradio" in m], metas
+    assert 'property="og:title" content="干细胞治疗1型糖尿病' in zh.text
+    assert 'rel="manifest"' not in zh.text and client.get("/manifest.json").status_code == 404
+    assert "<noscript><p>" in zh.text and "120" in zh.text.split("<noscript>")[1].split("</noscript>")[0]
+    assert client.get("/chat", follow_redirects=False).headers["location"] == "chat/"
+    assert client.get("/favicon.ico").status_code == 204
 
 
 def test_health_page_and_widget_are_served(client):
@@ -200,10 +214,73 @@ def test_history_is_trimmed_to_recent_plain_turns():
     assert len(turns) == 6 and turns[-1] == {"role": "assistant", "content": "a"}
 
 
-def test_markdown_escape_shows_text_as_text():
-    escaped = page_mod.md_escape("<img src=x onerror=alert(1)> ![x](http://e.example/a.png) `c`")
-    assert "<" not in escaped and "\\!" not in escaped and "\\[" in escaped and "\\`" in escaped
-    assert list(page_mod.stream("One. Two? 三。四"))[-1] == "One. Two? 三。四"
+def served_config(client) -> dict:
+    text = client.get("/widget.js").text
+    return json.loads(text.split("var SERVER = ", 1)[1].split(";\n", 1)[0])
+
+
+def test_widget_carries_the_servers_fixed_texts_and_settings(pipeline, tmp_path):
+    custom = client_for(pipeline, tmp_path, emergency_number="999", crisis_line="400-000", clinic_name="Clinic <b>",
+                        client_timeout_s=7, privacy_url="/privacy")
+    config = served_config(custom)
+    for lang in ("zh", "en"):
+        assert config["replies"]["emergency"][lang] == replies.emergency("", frozenset(), lang, "999", "400-000")
+        assert config["replies"]["crisis"][lang] == replies.emergency("self_harm", frozenset(), lang, "999", "400-000")
+        assert "400-000" in config["replies"]["crisis"][lang]
+        assert config["replies"]["error"][lang] == replies.text("error", lang, number="999")
+    assert (config["number"], config["clinic"], config["timeout_ms"], config["privacy_url"]) == (
+        "999", "Clinic <b>", 7000, "/privacy")
+    assert "<b>" not in custom.get("/widget.js").text  # escaped for the script context
+    assert set(config["danger"]) == set(page_mod.danger_words()) and config["reviewed"]["safety-en"]
+
+
+# Sentences that put each danger word in a situation; the server's screen must call them emergencies.
+DANGER_TEMPLATES = {"emergency": {"zh": "我家孩子{}了，怎么办？", "en": "Help, my son {} and I am scared, what do I do?"},
+                    "crisis": {"zh": "我最近很难受，{}了", "en": "I feel hopeless, I keep thinking I {}"}}
+
+
+def test_danger_words_are_emergencies_for_the_server_too():
+    """The client's outage check never raises an alarm the server's screen would not raise."""
+    groups = page_mod.danger_words()
+    assert set(groups) == set(DANGER_TEMPLATES)
+    for name, group in groups.items():
+        for lang in ("zh", "en"):
+            assert group[lang]
+            for word in group[lang]:
+                screen = safety.screen(DANGER_TEMPLATES[name][lang].format(word), 2000)
+                assert screen.kind == "emergency", (name, word)
+                assert not group["rule"] or screen.rule == group["rule"], (name, word, screen.rule)
+
+
+def test_source_page_shows_the_document_escaped_with_section_anchors(client, tmp_path):
+    page = client.get("/sources/safety-en")
+    assert page.status_code == 200 and '<html lang="en">' in page.text and "<script" not in page.text
+    assert 'id="Never-stop,-skip-or-change-insulin' in page.text
+    assert client.get("/sources/no-such-doc").status_code == 404
+    assert client.get("/sources.css").headers["content-type"].startswith("text/css")
+    doc = Document(id="x-en", title="T <script>alert(1)</script>", lang="en", kind="article", source="s & t",
+                   reviewed="2026-01-01", body="# T\n\n## A <b> section\n\nText <img src=x onerror=alert(1)>\n",
+                   path=tmp_path / "x.md")
+    html = page_mod.source_html(doc)
+    assert "<script>" not in html and "<img" not in html and "<b>" not in html
+    assert 'id="A-&lt;b&gt;-section"' in html and "&lt;img src=x" in html
+
+
+def test_a_comment_joins_the_vote_it_belongs_to(client):
+    mine, other = (client.post("/api/ask", json={"question": q}).json()["answer_id"]
+                   for q in ("What is C-peptide?", "干细胞治疗有哪些风险？"))
+    vote = client.post("/api/feedback", json={"answer_id": mine, "vote": "up", "channel": "page"}).json()
+    client.post("/api/feedback", json={"answer_id": other, "vote": "up", "comment": "hijack", "row": vote["id"]})
+    client.post("/api/feedback", json={"answer_id": mine, "vote": "up", "comment": "clear", "row": vote["id"]})
+    [row] = [r for r in client.store.rows() if r["id"] == vote["id"]]
+    assert (row["comment"], row["channel"]) == ("clear", "page")
+
+
+@pytest.mark.parametrize("setting", [{"client_timeout_s": 0}, {"client_timeout_s": 500},
+                                     {"privacy_url": "javascript:alert(1)"}])
+def test_web_client_settings_are_checked(tmp_path, setting):
+    with pytest.raises(ConfigError):
+        make_settings(tmp_path, **setting)
 
 
 def test_serve_uses_settings_for_host_and_port(monkeypatch, settings, pipeline):
@@ -258,15 +335,15 @@ def test_feedback_comment_with_lone_surrogate_is_refused(client):
     assert reply.status_code == 422
 
 
-def test_page_routes_are_capped_and_upload_is_closed(client):
+def test_page_routes_take_no_bodies_and_upload_is_closed(client):
     upload = client.post("/chat/gradio_api/upload", files={"files": ("big.bin", b"x" * 4096)})
     assert upload.status_code == 404 and upload.json()["error"]["code"] == "not_found"
-    huge = client.post("/chat/gradio_api/run/predict", content=b'{"data": ["' + b"x" * 2_000_000 + b'"]}',
-                       headers={"Content-Type": "application/json"})
-    assert huge.status_code == 413 and huge.json()["error"]["code"] == "body_too_large"
-    bad = client.post("/chat/gradio_api/queue/join", content=b'{"data": ["\\ud800"]}',
-                      headers={"Content-Type": "application/json"})
-    assert bad.status_code == 422 and bad.json()["error"]["code"] == "malformed_json"
+    for path in ("/chat/gradio_api/run/predict", "/chat/gradio_api/queue/join", "/chat/", "/chat"):
+        huge = client.post(path, content=b'{"data": ["' + b"x" * 2_000_000 + b'"]}',
+                           headers={"Content-Type": "application/json"})
+        assert huge.status_code == 405 and huge.json()["error"]["code"] == "method_not_allowed"
+    elsewhere = client.post("/sources/safety-en", content=b"x" * 100_000)
+    assert elsewhere.status_code == 413 and elsewhere.json()["error"]["code"] == "body_too_large"
 
 
 @pytest.mark.parametrize("path", ["/chat/", "/chat/config", "/widget.js", "/api/health", "/api/openapi.json", "/",
@@ -283,7 +360,6 @@ def test_security_headers_on_every_route(client, path):
 def test_page_inline_scripts_are_allowed_by_hash_only(client):
     import base64
     import hashlib
-    import re
 
     reply = client.get("/chat/")
     inline = re.findall(r"<script(?![^>]*\bsrc=)[^>]*>(.*?)</script>", reply.text, re.S)
@@ -293,42 +369,30 @@ def test_page_inline_scripts_are_allowed_by_hash_only(client):
         assert f"'sha256-{digest}'" in reply.headers["content-security-policy"]
 
 
-def gradio(client, name: str, data: list, session: str = "s1", **extra):
-    reply = client.post(f"/chat/gradio_api/run/{name}", json={"data": data, "session_hash": session, **extra})
-    assert reply.status_code == 200, reply.text[:300]
-    return reply.json()["data"]
+@pytest.mark.parametrize("name", ["take_question", "respond", "on_vote", "predict", "0"])
+def test_the_gradio_page_has_no_handler_to_call(client, name):
+    for path in (f"/chat/gradio_api/run/{name}", f"/chat/gradio_api/call/{name}", f"/chat/gradio_api/api/{name}"):
+        reply = client.post(path, json={"data": ["x" * 10_000, [], []], "session_hash": "s1"})
+        assert reply.status_code == 405 and reply.json()["error"]["code"] == "method_not_allowed"
+    for path in ("/chat/gradio_api/info", "/chat/config", "/chat/theme.css", f"/chat/gradio_api/file={name}"):
+        reply = client.get(path)
+        assert reply.status_code < 500, (path, reply.status_code, reply.text[:200])
 
 
-def test_page_handlers_cap_the_question_like_the_api(client):
-    echoed = gradio(client, "take_question", ["x" * 100_000, [], []])
-    shown = echoed[1][-1]["content"][0]["text"]
-    assert shown == "x" * client.app_settings.max_body_bytes  # cut before the screen, at the API's body limit
+def test_page_votes_take_the_apis_limits_and_are_never_thanked_unsaved(pipeline, tmp_path):
+    web = client_for(pipeline, tmp_path, rate_limit_per_minute=4)
+    signed = web.post("/api/ask", json={"question": "What is C-peptide?"}).json()["answer_id"]  # 1 of 4
+    replies_ = [web.post("/api/feedback", json={"answer_id": signed, "vote": "up", "channel": "page"})
+                for _ in range(5)]
+    assert [r.status_code for r in replies_] == [201, 201, 201, 429, 429]
+    assert [r["channel"] for r in web.store.rows()] == ["page"] * 3
 
 
-def page_handler(settings, pipeline, store, limiter, name: str):
-    """One of the page's own handler functions, as Gradio calls it."""
-    from t1d_qa.web.chat import Chat
-
-    page = page_mod.build_page(Chat(pipeline), store, limiter, settings)
-    return next(f.fn for f in page.fns.values() if f.name == name)
-
-
-def test_page_votes_are_rate_limited_and_never_thanked_when_not_saved(pipeline, tmp_path):
-    from types import SimpleNamespace
-
-    import gradio as gr
-
-    settings = make_settings(tmp_path, rate_limit_per_minute=3)
-    store = FeedbackStore(settings.feedback_db)
-    on_vote = page_handler(settings, pipeline, store, RateLimiter(3), "on_vote")
-    known = {0: {"answer_id": "a1", "language": "en", "question": "q"}}
-    request = SimpleNamespace(client=SimpleNamespace(host="198.18.0.9"))
-    like = gr.LikeData(None, {"index": 0, "value": "x", "liked": True})
-    results = [on_vote(known, like, request) for _ in range(5)]
-    assert len(store.rows()) == 3
-    assert [r[4]["value"] for r in results] == ["Thank you for your feedback."] * 3 + [page_mod.NOT_SAVED] * 2
-    broken = FeedbackStore(tmp_path / "b.sqlite3")
-    (tmp_path / "b.sqlite3").unlink()
-    (tmp_path / "b.sqlite3").mkdir()
-    on_vote = page_handler(settings, pipeline, broken, RateLimiter(3), "on_vote")
-    assert on_vote(known, like, request)[4]["value"] == page_mod.NOT_SAVED
+def test_the_page_is_hashed_whatever_the_browser_accepts(client):
+    """Gradio compresses its page with brotli when asked; the guard must still see the inline scripts."""
+    reply = client.get("/chat/", headers={"Accept-Encoding": "br, gzip"})
+    assert reply.headers.get("content-encoding") in ("gzip", None)
+    inline = re.findall(r"<script(?![^>]*\bsrc=)[^>]*>(.*?)</script>", reply.text, re.S)
+    assert len(inline) >= 3
+    policy = reply.headers["content-security-policy"].split("script-src")[1].split(";")[0]
+    assert policy.count("'sha256-") == len(inline)

@@ -59,10 +59,12 @@ class Settings:
     allowed_origins: tuple[str, ...] = ()
     rate_limit_per_minute: int = 20
     max_body_bytes: int = 16_384
-    # The chat page posts its whole conversation with each question, so its cap is larger; the
-    # question itself is held to max_question_chars on both doors.
-    max_page_body_bytes: int = 1_048_576
-    client_timeout_s: float = 15.0  # a request body (and an idle keep-alive) must arrive within this
+    # Bodies posted outside /api/. The chat page takes none at all (its Gradio app has no handlers;
+    # it asks through /api/ask like the widget), so nothing here needs a large body.
+    max_page_body_bytes: int = 65_536
+    # How long either side waits: the page and widget stop waiting for a reply and show the local
+    # emergency and error texts; the server drops a request body (or idle keep-alive) slower than this.
+    client_timeout_s: float = 15.0
     max_connections: int = 200  # beyond this many open connections uvicorn answers 503
     workers: int = 1  # server processes; more than 1 needs a Chroma server (T1D_QA_CHROMA_URL)
     # Proxies whose X-Forwarded-For is believed (IPs or CIDRs); empty: the peer address is the client.
@@ -72,6 +74,8 @@ class Settings:
     answer_secret: str = ""
     feedback_url: str = ""  # empty: SQLite in data_dir; postgresql://user:pass@host/db for several hosts
     store_question_text: bool = False
+    clinic_name: str = ""  # who runs the service, shown in the chat's welcome panel
+    privacy_url: str = ""  # the clinic's privacy notice, linked from the welcome panel and the footer
     log_level: str = "WARNING"
 
     @property
@@ -129,8 +133,10 @@ class Settings:
             raise ConfigError("T1D_QA_MAX_BODY_BYTES must be at least 1024 and at most T1D_QA_MAX_PAGE_BODY_BYTES")
         if self.rate_limit_per_minute < 0:
             raise ConfigError("T1D_QA_RATE_LIMIT_PER_MINUTE must be 0 (off) or positive")
-        if not 0 < self.client_timeout_s <= 600:
-            raise ConfigError("T1D_QA_CLIENT_TIMEOUT_S must be between 0 and 600 seconds")
+        if not 1 <= self.client_timeout_s <= 120:
+            raise ConfigError("T1D_QA_CLIENT_TIMEOUT_S must be between 1 and 120 seconds")
+        if self.privacy_url and not self.privacy_url.startswith(("https://", "http://", "/")):
+            raise ConfigError("T1D_QA_PRIVACY_URL must start with https://, http:// or /")
         if not 1 <= self.port <= 65535:
             raise ConfigError(f"T1D_QA_PORT={self.port} is not a port (1-65535)")
         for origin in self.allowed_origins:

@@ -1,4 +1,4 @@
-"""The web layer: Gradio chat page, JSON API and embeddable widget on one FastAPI app.
+"""The web layer: the Gradio chat page, JSON API, embeddable widget and source pages on one FastAPI app.
 
 The only package that imports gradio or fastapi; it talks to the answer Pipeline only.
 """

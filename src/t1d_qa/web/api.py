@@ -1,4 +1,4 @@
-"""JSON API: POST /api/ask, POST /api/feedback, GET /api/health, and the widget script.
+"""JSON API: POST /api/ask, POST /api/feedback, GET /api/health.
 
 Errors are JSON: {"error": {"code", "message"}}; 400 empty question, 413 body too large,
 422 malformed body (bad Unicode, deep nesting, huge numbers too) or unknown answer_id, 403 origin
@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import os
 import re
-from importlib.resources import files
 
 from fastapi import APIRouter, FastAPI, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from .. import __version__
@@ -86,8 +85,12 @@ def build_router(chat: Chat, store: FeedbackStore, limiter: RateLimiter, setting
         if answer_id is None:
             raise ApiError(422, "unknown_answer", '"answer_id" is not the answer_id of a reply from this service.')
         try:
+            row = body.get("row")
+            if type(row) is int and 0 < row < 2**63 and comment:  # a comment on the vote the client just sent
+                await run_in_threadpool(store.add_comment, row, comment, answer_id)
+                return {"ok": True, "id": row}
             row = await run_in_threadpool(store.record, answer_id, vote, comment, question,
-                                          language_of(question or comment or ""), "widget")
+                                          language_of(question or comment or ""), channel_of(body))
         except FeedbackUnavailable as exc:
             raise ApiError(503, "feedback_unavailable",
                            "Your vote could not be saved; please try later. / 反馈未能保存，请稍后再试。") from exc
@@ -106,13 +109,12 @@ def build_router(chat: Chat, store: FeedbackStore, limiter: RateLimiter, setting
                 "worker_pid": os.getpid(), **report}
         return JSONResponse(body, status_code=200 if ok else 503)
 
-    @router.get("/widget.js", include_in_schema=False)
-    async def widget() -> Response:
-        script = files("t1d_qa.web").joinpath("static/widget.js").read_bytes()
-        return Response(script, media_type="text/javascript; charset=utf-8",
-                        headers={"Cache-Control": "public, max-age=300", "X-Content-Type-Options": "nosniff"})
-
     return router
+
+
+def channel_of(body: dict) -> str:
+    """'page' from the chat page, 'widget' from the widget (and from any other caller)."""
+    return "page" if body.get("channel") == "page" else "widget"
 
 
 def check_origin(request: Request, allowed: tuple[str, ...]) -> None:

@@ -98,9 +98,13 @@ class FeedbackStore:
                 " VALUES (?, ?, ?, ?, ?, ?, ?)", row)
             return int(cur.lastrowid)
 
-    def add_comment(self, row_id: int, comment: str) -> None:
+    def add_comment(self, row_id: int, comment: str, answer_id: str | None = None) -> None:
+        """Attach a comment to a stored vote; with answer_id, only if the row is that answer's."""
+        query, args = "UPDATE feedback SET comment = ? WHERE id = ?", [_clip(comment), row_id]
+        if answer_id is not None:
+            query, args = query + " AND answer_id = ?", [*args, answer_id]
         with self._lock, self._connect() as db:
-            db.execute("UPDATE feedback SET comment = ? WHERE id = ?", (_clip(comment), row_id))
+            db.execute(query, args)
 
     def ping(self) -> None:
         with self._connect() as db:
@@ -164,9 +168,12 @@ class PostgresFeedbackStore(FeedbackStore):
                 " VALUES (%s, %s, %s, %s, %s, %s, %s) RETURNING id", row)
             return int(cur.fetchone()[0])
 
-    def add_comment(self, row_id: int, comment: str) -> None:
+    def add_comment(self, row_id: int, comment: str, answer_id: str | None = None) -> None:
+        query, args = "UPDATE feedback SET comment = %s WHERE id = %s", [_clip(comment), row_id]
+        if answer_id is not None:
+            query, args = query + " AND answer_id = %s", [*args, answer_id]
         with self._connect() as db:
-            db.execute("UPDATE feedback SET comment = %s WHERE id = %s", (_clip(comment), row_id))
+            db.execute(query, args)
 
     def rows(self) -> list[dict]:
         with self._connect() as db:

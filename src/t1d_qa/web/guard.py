@@ -1,7 +1,8 @@
 """The guard in front of every route (API, chat page, widget): one set of limits for every door.
 
 Request bodies are capped and must arrive in time; JSON must be valid Unicode and shallow; routes
-nothing here needs (Gradio's upload) are closed; every response carries the security headers; and
+nothing here needs (Gradio's upload, and every non-GET route of the page, which has no Gradio
+handlers) are closed; every response carries the security headers; and
 an unexpected failure is a JSON error, never a plain-text 500.
 """
 
@@ -71,8 +72,15 @@ class Guard:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         path = scope["path"]
+        # Nothing inside compresses (Gradio would brotli its page before the inline scripts are
+        # hashed below); the GZip middleware outside the guard compresses once.
+        scope = {**scope, "headers": [(k, v) for k, v in scope["headers"] if k.lower() != b"accept-encoding"]}
         if CLOSED.search(path):
             return await self._error(send, 404, "not_found", "Not found.")
+        if (path == self.page_path or path.startswith(self.page_path + "/")) and scope["method"] not in ("GET", "HEAD"):
+            # The page is Gradio's with no handlers: its client asks /api/ask, so nothing is posted here.
+            return await self._error(send, 405, "method_not_allowed",
+                                     "The chat page takes only GET requests; questions go to /api/ask.")
         if scope["method"] in ("POST", "PUT", "PATCH"):
             limit = self.settings.max_body_bytes if path.startswith("/api/") else self.settings.max_page_body_bytes
             try:
@@ -81,11 +89,6 @@ class Guard:
                 return await self._error(send, 413, "body_too_large", f"The request body is larger than {limit} bytes.")
             except TimeoutError:
                 return await self._error(send, 408, "request_timeout", "The request body did not arrive in time.")
-            if path.startswith(self.page_path) and body:
-                try:
-                    parse_json(body)
-                except BadJson as exc:
-                    return await self._error(send, 422, "malformed_json", str(exc))
             receive = replay(body, receive)
         started = False
 

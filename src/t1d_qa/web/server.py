@@ -1,4 +1,4 @@
-"""One FastAPI app for the clinic: the chat page at /chat, the JSON API and /widget.js."""
+"""One FastAPI app for the clinic: the chat page at /chat/ (Gradio), the JSON API, /widget.js and source pages."""
 
 from __future__ import annotations
 
@@ -8,19 +8,18 @@ import gradio as gr
 import uvicorn
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.responses import RedirectResponse
 
 from ..answer import LivePipeline, Pipeline
 from ..config import ConfigError, Settings
 from ..index import Generations, IndexUnavailable
-from . import api
+from . import api, page
 from .chat import Chat, RateLimiter
 from .feedback import AnswerSigner, FeedbackStore, open_store
 from .guard import Guard
 from .limits import SharedRateLimiter
-from .page import CSS, build_page, theme
-
-PAGE_PATH = "/chat"
+from .page import PAGE_PATH, PageHead
 
 
 def create_app(settings: Settings, pipeline: Pipeline, store: FeedbackStore | None = None) -> FastAPI:
@@ -38,11 +37,13 @@ def create_app(settings: Settings, pipeline: Pipeline, store: FeedbackStore | No
     api.install_error_handler(app)
     app.include_router(api.build_router(chat, store, limiter, settings, AnswerSigner.for_settings(settings)))
     app.add_api_route("/", lambda: RedirectResponse("chat/"), include_in_schema=False)  # relative: works under a root path
-    page = build_page(chat, store, limiter, settings)
-    # Under a proxy sub-path Gradio reads its public prefix from GRADIO_ROOT_PATH (e.g. /qa/chat).
-    gr.mount_gradio_app(app, page, path=PAGE_PATH, footer_links=[], run_history=False, ssr_mode=False,
-                        theme=theme(), css=CSS, max_file_size=1)
-    app.add_middleware(Guard, settings=settings, page_path=PAGE_PATH)  # outermost: sees every route
+    app.include_router(page.build_router(settings))  # /widget.js, /sources/…, and /chat -> /chat/
+    # The page is Gradio's, hosting the same client as the widget. Under a proxy sub-path Gradio
+    # reads its public prefix from GRADIO_ROOT_PATH (e.g. /qa/chat).
+    gr.mount_gradio_app(app, page.build_page(), path=PAGE_PATH, **page.mount_options())
+    app.add_middleware(PageHead, settings=settings, path=PAGE_PATH + "/")  # our lang and metadata on Gradio's page
+    app.add_middleware(Guard, settings=settings, page_path=PAGE_PATH)  # sees every route
+    app.add_middleware(GZipMiddleware, minimum_size=1024)  # outermost: compresses once, after the guard
     return app
 
 
