@@ -26,7 +26,7 @@ from ..library import ASPECTS, ENTITIES, Entry, Library
 
 # Below this confidence (aspect probability x the entry's share of its bucket) the question is
 # not matched and the extractive composer answers. Chosen with benchmarks/intent.py: on the
-# held-out paraphrases, 0.6 gives precision 0.89 at recall 0.50 (README, "Answers").
+# held-out paraphrases, 0.6 gives precision 0.91 at recall 0.53 (README, "Answers").
 MIN_CONFIDENCE = 0.6
 # Weights of the feature blocks against the n-gram block (rows are L2-normalised, so 1.0 is a
 # block as strong as the n-grams).
