@@ -140,7 +140,7 @@ class Lexicon:
             if focus.when and not asked & {f"aspect:{a}" for a in focus.when}:
                 continue  # named, but not asked for
             asked -= {f"aspect:{a}" for a in focus.when}
-            if any(asked & about for about in evidence.about[i]):
+            if any(asked & about for about in evidence.about(i)):
                 return ""  # one thing it asks for is given: answer that
             absent.append(focus.label[language])
         return absent[0] if absent else ""
@@ -168,18 +168,28 @@ class Lexicon:
 
 
 class FocusEvidence:
-    """What the corpus says about each focus: for each of the lexicon's foci, the distinct sets of
+    """What the corpus says about each focus: for a focus of the lexicon, the distinct sets of
     entities and aspects (Lexicon._about) of the sentences that have one of its cues.
 
-    Built once per index generation (compose.reviewed.LibraryComposer); absent_focus then looks at
-    a handful of sets instead of every sentence of the corpus, whose repeats cost nothing extra."""
+    Held with the index generation (compose.reviewed.LibraryComposer) and filled once per focus, on
+    the first question that names it (or by warm()); absent_focus then looks at a handful of sets
+    instead of every sentence of the corpus, whose repeats cost nothing extra."""
 
     def __init__(self, lexicon: Lexicon, sentences: Iterable[str]):
-        distinct = list(dict.fromkeys(sentences))
-        self.about: tuple[tuple[frozenset[str], ...], ...] = tuple(
-            _maximal({frozenset(lexicon._about(f.cues.sub(" 〇 ", s))) for s in distinct if f.cues.search(s)})
-            for f in lexicon.foci
-        )
+        self._lexicon, self._sentences = lexicon, list(dict.fromkeys(sentences))
+        self._about: dict[int, tuple[frozenset[str], ...]] = {}
+
+    def about(self, i: int) -> tuple[frozenset[str], ...]:
+        """The sets for the lexicon's i-th focus (computed once; a repeat by another thread is harmless)."""
+        if i not in self._about:
+            focus, about = self._lexicon.foci[i], self._lexicon._about
+            self._about[i] = _maximal({frozenset(about(focus.cues.sub(" 〇 ", s)))
+                                       for s in self._sentences if focus.cues.search(s)})
+        return self._about[i]
+
+    def fill(self) -> None:
+        for i in range(len(self._lexicon.foci)):
+            self.about(i)
 
 
 def _maximal(sets: set[frozenset[str]]) -> tuple[frozenset[str], ...]:
