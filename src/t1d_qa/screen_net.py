@@ -25,7 +25,7 @@ _GROUPS = (
     "dose", "quantity", "dose_alone", "cured", "persons", "requests", "therapy", "outcome", "own_decision",
     "own_regimen", "conditional", "family",
 )
-_FRAMES = ("now", "past", "hypothetical", "generic", "definition", "study", "explain")
+_FRAMES = ("now", "past", "habitual", "hypothetical", "generic", "definition", "study", "explain")
 
 
 def lexicon_features(finding: Finding) -> np.ndarray:

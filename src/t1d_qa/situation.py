@@ -9,6 +9,7 @@ missed meal or a low reading. Every decision carries its reason, in words a clin
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import re
 from dataclasses import dataclass, field
@@ -35,13 +36,18 @@ _NOT_A_READING = re.compile(
     r"of|out|type|percent|grams?|g|carbs?|papers?|studies|trials?|x|am|pm|o'clock|units?|u|levels?)\b)"
 )
 _BARE_LOW = re.compile(r"(?<![\d.])([0-3]\.\d)(?![\d.])")
+# a number after one of these is another lab value, not a glucose ("ketones 0.9", "C-peptide <0.1", "FK506浓度12")
+_OTHER_LAB = re.compile(r"(keton|酮|c-?peptide|c肽|hba1c|a1c|糖化|tacro|fk506|他克莫司)")
+_MIN_MMOL = 1.0  # meters show "LO" below about 1.1 mmol/L: a smaller number is not a glucose reading
 
 _SENTENCE = re.compile(r"[。！？!?\n]+|(?<=[a-z0-9)])\.(?:\s+|$)")
 _CLAUSE = re.compile(r"[，,；;：:、]|\s(?:but|and then|then|so|because|although|anyway)\s|但是|可是|不过|然后|所以|因为|\|")
 _EN_WORD = re.compile(r"[a-z0-9][a-z0-9'\-]*")
 
 
-_ZH_FILLER = "(?:很|特别|非常|有点|有些|好|太|真|都|也|还|就)?"
+_ZH_DEGREE = "很|特别|非常|有点|有些|好|太|真|超|超级|巨|贼|挺|蛮|十分|相当|越来越|更|劲"
+_ZH_FILLER = f"(?:{_ZH_DEGREE}|都|也|还|就)?"
+_ZH_DEGREE_ONLY = f"(?:{_ZH_DEGREE})?"  # inside a two-character term ("头好晕", "手超抖") only a degree word
 _NUMBER = "<n>"  # in a lexicon term: any number, in digits or Chinese numerals
 _NUMBER_RE = r"(?:\d+(?:\.\d+)?|[一二两三四五六七八九十百几半]+)"
 _DIGITS = "<d>"  # digits only: "12个人" counts people, "一个人" is "alone"
@@ -56,6 +62,7 @@ class Terms:
     name: str
     pattern: re.Pattern | None
     fuzzy: dict[str, str]  # one-deletion variant -> term, for English words of 6+ letters
+    known: frozenset[str] = frozenset()  # words the lexicon itself uses: never read as a typo of another
 
     @classmethod
     def build(cls, name: str, spec: dict, fuzzy: bool = False) -> Terms:
@@ -67,6 +74,8 @@ class Terms:
             body = re.escape(term).replace(re.escape(_NUMBER), _NUMBER_RE).replace(re.escape(_DIGITS), r"\d+")
             if len(term) >= 3 and "<" not in term:
                 body = re.escape(term[:-2]) + _ZH_FILLER + re.escape(term[-2]) + _ZH_FILLER + re.escape(term[-1])
+            elif len(term) == 2 and "<" not in term:
+                body = re.escape(term[0]) + _ZH_DEGREE_ONLY + re.escape(term[1])
             zh_parts.append(body)
         en_parts = []
         for term in sorted(en, key=len, reverse=True):
@@ -100,7 +109,7 @@ class Terms:
             matched = {p for p, _ in hits}
             for m in _EN_WORD.finditer(span):
                 word = m.group(0)
-                if len(word) >= 5 and start + m.start() not in matched:
+                if len(word) >= 5 and start + m.start() not in matched and word not in self.known:
                     for variant in (word, *_deletions(word)):
                         if variant in self.fuzzy:
                             hits.append((start + m.start(), self.fuzzy[variant]))
@@ -137,6 +146,12 @@ def lexicon() -> Lexicon:
         for name, spec in raw[section].items():
             # typos are forgiven where they hide danger or a medicine; markers must be spelt
             groups[name] = Terms.build(name, spec, fuzzy=section in ("signs", "medicines"))
+    # "starting" is a word of its own, not a typo of "starving": no fuzzy match for a word the lexicon knows
+    known = frozenset(str(t).lower() for spec in (*raw["signs"].values(), *raw["context"].values(), *raw["frames"].values(),
+                                                 *raw["medicines"].values(), *raw["actions"].values(),
+                                                 *raw["outcomes"].values()) for t in spec.get("en") or []
+                      if str(t).isalpha())
+    groups = {name: dataclasses.replace(terms, known=known) if terms.fuzzy else terms for name, terms in groups.items()}
     groups["persons"] = Terms.build("persons", raw["persons"])
     groups["requests"] = Terms.build("requests", raw["requests"])
     places = {name: Terms.build(name, spec) for name, spec in raw["places"].items()}
@@ -158,14 +173,14 @@ def glucose_values(norm: str) -> list[tuple[int, float, str]]:
         value, unit = float(m.group(2)), m.group(3) or ""
         if not unit and _NOT_A_READING.match(norm, m.end(2)):
             continue
-        if re.search(r"(keton|酮)", norm[max(0, m.start() - 20):m.start(2)]):
+        if _OTHER_LAB.search(norm, max(0, m.start() - 20), m.start(2)):
             continue  # "ketones at 0.9" is not a glucose
         loose = m.group(1) in ("at", "im at", "只有", "掉到", "降到")  # words that also precede times and counts
         if loose and not unit and "." not in m.group(2) and value < 35:
             continue  # "at 3" is a time; "at 2.4" or "at 45" is a reading
         if unit.startswith("mg") or (not unit and value > 35):
             found[m.start(2)] = (value, "mg")
-        else:
+        elif value >= _MIN_MMOL:
             found[m.start(2)] = (value, "mmol")
     return [(pos, v, u) for pos, (v, u) in sorted(found.items())]
 
@@ -183,7 +198,7 @@ def is_high(value: float, unit: str) -> bool:
 # -- frames
 
 
-NOT_NOW = ("past", "hypothetical", "generic", "definition", "study", "explain")
+NOT_NOW = ("past", "habitual", "hypothetical", "generic", "definition", "study", "explain")
 _CLAUSE_FRAMES = ("hypothetical", "generic", "definition", "explain")  # frames of a question, not of a narrative
 
 
@@ -241,13 +256,15 @@ def analyse(norm: str) -> Finding:
         # "having a hypo… still 2.4": a decimal under 4 next to talk of lows is a reading in mmol/L
         known = {p for p, _, _ in readings}
         readings += [(m.start(1), float(m.group(1)), "mmol") for m in _BARE_LOW.finditer(norm)
-                     if m.start(1) not in known and not re.search(r"(keton|酮)", norm[max(0, m.start() - 20):m.start()])]
+                     if m.start(1) not in known and float(m.group(1)) >= _MIN_MMOL
+                     and not _OTHER_LAB.search(norm, max(0, m.start() - 20), m.start())]
     groups = [g for g in (*_SIGN_GROUPS, *_CONTEXT_GROUPS, *_OTHER_GROUPS) if g in lex.groups]
     # every group is matched once over the whole text; clauses then take the hits inside them
     masked = [(p, p + len(t)) for p, t in lex["not_marker"].find(norm)]
 
     def unmasked(hits):
-        return [(p, t) for p, t in hits if not any(p < b and a < p + len(t) for a, b in masked)]
+        # a not-marker hides the hits inside it ("什么意思" in "没什么意思"), not a longer phrase around it ("活着没意思")
+        return [(p, t) for p, t in hits if not any(a <= p and p + len(t) <= b for a, b in masked)]
 
     # at one position the longer marker wins ("如果一个…" is generic, not just "如果")
     marker_hits = [(p, name) for p, _, name in sorted(
