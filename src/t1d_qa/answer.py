@@ -118,10 +118,8 @@ class Pipeline:
         return fresh
 
     def warm(self) -> None:
-        """Build the lazy parts (BM25, vocabulary, focus evidence) now rather than on the first question."""
+        """Build the lazy parts (BM25, vocabulary) now rather than on the first question."""
         self.retriever.coverage("type 1 diabetes")
-        for evidence in self.library.focus_evidence.values():
-            evidence.fill()
 
     def health(self) -> dict[str, Any]:
         """The generation in service and whether it can answer: counted and queried, not assumed."""

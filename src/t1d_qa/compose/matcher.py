@@ -171,9 +171,9 @@ class FocusEvidence:
     """What the corpus says about each focus: for a focus of the lexicon, the distinct sets of
     entities and aspects (Lexicon._about) of the sentences that have one of its cues.
 
-    Held with the index generation (compose.reviewed.LibraryComposer) and filled once per focus, on
-    the first question that names it (or by warm()); absent_focus then looks at a handful of sets
-    instead of every sentence of the corpus, whose repeats cost nothing extra."""
+    Held with the index generation (compose.reviewed.LibraryComposer fills it when it loads; a
+    list of sentences given to absent_focus is read only for the foci asked); absent_focus then
+    looks at a handful of sets instead of every sentence of the corpus, whose repeats cost nothing."""
 
     def __init__(self, lexicon: Lexicon, sentences: Iterable[str]):
         self._lexicon, self._sentences = lexicon, list(dict.fromkeys(sentences))

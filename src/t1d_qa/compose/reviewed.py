@@ -44,6 +44,8 @@ class LibraryComposer:
         self.focus_evidence: dict[str, FocusEvidence] = {
             lang: FocusEvidence(lexicon, (normalize(s) for s in found)) for lang, found in sentences.items()
         }
+        for evidence in self.focus_evidence.values():
+            evidence.fill()
 
     def match(self, question: str, language: str, query_vector) -> list[Match]:
         if self.matcher is None:
