@@ -122,6 +122,11 @@ EN_CASES = [
     # -- emergency
     Case("I'm shaking, sweating and confused, and my CGM says 2.8 mmol/L. What do I do?", "emergency",
          "severe_hypoglycaemia_signs"),
+    # a bare number with a sign of a low is a reading; a number with a unit or a count is not
+    Case("is 2.8 bad? i feel fine just a bit wobbly. btw what is c peptide", "emergency", "low_glucose_value"),
+    NEAR("What does the C-peptide result on my report mean? It says <0.1"),
+    Case("Since starting the stem cell therapy I keep going low, should I reduce my Toujeo", "personal_advice",
+         "change_own_treatment"),
     Case("My son is vomiting, breathing fast and his breath smells fruity. Is it serious?", "emergency",
          "diabetic_ketoacidosis_signs"),
     Case("My husband passed out and we think his sugar is low. What should I do?", "emergency",

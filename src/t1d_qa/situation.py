@@ -252,11 +252,13 @@ def analyse(norm: str) -> Finding:
     finding = Finding()
     finding.places = {name for name, terms in lex.places.items() if terms.find(norm)}
     readings = glucose_values(norm)
-    if lex["low_reading"].find(norm) or lex["glucose"].find(norm):
-        # "having a hypo… still 2.4": a decimal under 4 next to talk of lows is a reading in mmol/L
+    if any(lex[g].find(norm) for g in ("low_reading", "glucose", "autonomic", "neuro", "severe")):
+        # "having a hypo… still 2.4", "is 2.8 bad? a bit wobbly": a decimal under 4 next to talk of lows or a
+        # sign of one is a reading in mmol/L (unless a unit or a count follows it: "1.5 units", "2.5 years")
         known = {p for p, _, _ in readings}
         readings += [(m.start(1), float(m.group(1)), "mmol") for m in _BARE_LOW.finditer(norm)
                      if m.start(1) not in known and float(m.group(1)) >= _MIN_MMOL
+                     and not _NOT_A_READING.match(norm, m.end(1))
                      and not _OTHER_LAB.search(norm, max(0, m.start() - 20), m.start())]
     groups = [g for g in (*_SIGN_GROUPS, *_CONTEXT_GROUPS, *_OTHER_GROUPS) if g in lex.groups]
     # every group is matched once over the whole text; clauses then take the hits inside them
