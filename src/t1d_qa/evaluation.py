@@ -527,7 +527,7 @@ def case_failures(result: Result, chunk_texts: dict[str, str], k: int = DEFAULT_
     for sentence, ok in grounded_sentences(a, chunk_texts, support_min):
         if not ok:
             reasons.append(f"groundedness: no cited chunk supports {_short(sentence)!r}")
-    if (case.kind == "no_answer" or case.must_include) and not is_direct(case, a):
+    if (case.kind == "no_answer" or (case.kind == "answer" and case.must_include)) and not is_direct(case, a):
         reasons.append("direct: the key fact is not in the first two sentences" if case.kind == "answer"
                        else "direct: the reply does not say the sources do not give it")
     if a.get("kind") in ANSWERING_KINDS:
