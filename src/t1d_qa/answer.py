@@ -210,7 +210,7 @@ class Pipeline:
         from .compose.matcher import Lexicon
 
         lang = state["screen"].language
-        return Lexicon.load_default().absent_focus(state["resolved"], lang, self.library.sentences.get(lang, []))
+        return Lexicon.load_default().absent_focus(state["resolved"], lang, self.library.focus_evidence.get(lang, []))
 
     def _check(self, state: dict) -> dict:
         state["answer"] = finish(state, self.settings)

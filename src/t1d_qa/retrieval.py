@@ -63,6 +63,7 @@ _SYNONYMS = {
     "dead": "death", "dying": "death", "kill": "death", "killed": "death", "price": "cost", "pay": "cost", "expensive": "cost", "cancer": "tumour",
     "根治": "治愈", "old": "aged", "diagnosed": "diagnosis", "分辨": "判断", "科研项目": "研究", "骗钱": "费用", "化验单": "化验",
 }
+KNOWN_TERMS_KEPT = 50_000  # question terms whose coverage is remembered per index (bounded: any text is a term)
 _TOKEN = re.compile(r"[\w.+-]+|[\u3400-\u9fff]")
 _CJK = re.compile(r"[\u3400-\u9fff]")
 _jieba = None
@@ -145,6 +146,7 @@ class HybridRetriever(BaseRetriever):
     _vocabulary: set = PrivateAttr(default_factory=set)
     _text: str = PrivateAttr(default="")
     _prefixes: set = PrivateAttr(default_factory=set)
+    _known_terms: dict = PrivateAttr(default_factory=dict)
 
     def _lexical(self):
         if self._bm25 is None:
@@ -199,7 +201,14 @@ class HybridRetriever(BaseRetriever):
         return sum(weight[t] for t in terms if self._known(t)) / sum(weight.values())
 
     def _known(self, term: str) -> bool:
-        return _known_in(term, self._vocabulary, self._prefixes, self._text)
+        """Remembered per term for this index: a Chinese term is looked for in the whole text, a
+        scan that grows with the corpus and need not be repeated."""
+        known = self._known_terms.get(term)
+        if known is None:
+            known = _known_in(term, self._vocabulary, self._prefixes, self._text)
+            if len(self._known_terms) < KNOWN_TERMS_KEPT:
+                self._known_terms[term] = known
+        return known
 
     def _lexical_scores(self, question: str) -> dict[str, float]:
         if self.lexical_weight <= 0:
@@ -220,7 +229,7 @@ class HybridRetriever(BaseRetriever):
 
 def _known_in(term: str, vocabulary: set, prefixes: set, text: str) -> bool:
     if _CJK.search(term):  # jieba may cut a question differently from the corpus: look for the text
-        return term in text
+        return term in vocabulary or term in text  # a corpus token is a piece of the text
     singular = term[:-1] if term.endswith("s") else term
     return term in vocabulary or singular in vocabulary or (len(term) >= 6 and term[:5] in prefixes)
 

@@ -120,17 +120,19 @@ class Lexicon:
             found |= {name for name, words in self.names.items() if any(_near(word, w) for w in words)}
         return found
 
-    def absent_focus(self, question: str, language: str, sentences: Iterable[str]) -> str:
+    def absent_focus(self, question: str, language: str, sentences: Iterable[str] | FocusEvidence) -> str:
         """The label of what the question asks for when the sources give none of it, else "".
 
-        `sentences` are the corpus sentences of the question's language, normalize()d. A focus
+        `sentences` are the corpus sentences of the question's language, normalize()d, or the
+        FocusEvidence built from them once per index (so no question scans the corpus). A focus
         (a price, pregnancy, a city...) counts as given only by a sentence that has one of its
         cues AND shares something else with the question: a study it names, or another aspect it
         asks. "Pregnancy can skew HbA1c" gives nothing about pregnancy after a transplant; "the
         site letter says VX-880 participants pay nothing" does give what a VX-880 trial costs.
         """
+        evidence = sentences if isinstance(sentences, FocusEvidence) else FocusEvidence(self, sentences)
         norm, absent = normalize(question), []
-        for focus in self.foci:
+        for i, focus in enumerate(self.foci):
             if not focus.cues.search(norm):
                 continue
             rest = focus.cues.sub(" 〇 ", norm)
@@ -138,7 +140,7 @@ class Lexicon:
             if focus.when and not asked & {f"aspect:{a}" for a in focus.when}:
                 continue  # named, but not asked for
             asked -= {f"aspect:{a}" for a in focus.when}
-            if any(asked & self._about(focus.cues.sub(" 〇 ", s)) for s in sentences if focus.cues.search(s)):
+            if any(asked & about for about in evidence.about(i)):
                 return ""  # one thing it asks for is given: answer that
             absent.append(focus.label[language])
         return absent[0] if absent else ""
@@ -163,6 +165,37 @@ class Lexicon:
     def cues(self, norm: str) -> np.ndarray:
         """1.0 for each aspect (in ASPECTS order) with a cue in the text."""
         return np.array([1.0 if (p := self.aspects.get(a)) and p.search(norm) else 0.0 for a in ASPECTS])
+
+
+class FocusEvidence:
+    """What the corpus says about each focus: for a focus of the lexicon, the distinct sets of
+    entities and aspects (Lexicon._about) of the sentences that have one of its cues.
+
+    Held with the index generation (compose.reviewed.LibraryComposer fills it when it loads; a
+    list of sentences given to absent_focus is read only for the foci asked); absent_focus then
+    looks at a handful of sets instead of every sentence of the corpus, whose repeats cost nothing."""
+
+    def __init__(self, lexicon: Lexicon, sentences: Iterable[str]):
+        self._lexicon, self._sentences = lexicon, list(dict.fromkeys(sentences))
+        self._about: dict[int, tuple[frozenset[str], ...]] = {}
+
+    def about(self, i: int) -> tuple[frozenset[str], ...]:
+        """The sets for the lexicon's i-th focus (computed once; a repeat by another thread is harmless)."""
+        if i not in self._about:
+            focus, about = self._lexicon.foci[i], self._lexicon._about
+            self._about[i] = _maximal({frozenset(about(focus.cues.sub(" 〇 ", s)))
+                                       for s in self._sentences if focus.cues.search(s)})
+        return self._about[i]
+
+    def fill(self) -> None:
+        for i in range(len(self._lexicon.foci)):
+            self.about(i)
+
+
+def _maximal(sets: set[frozenset[str]]) -> tuple[frozenset[str], ...]:
+    """The non-empty sets that no other set contains: a question shares something with one of
+    these exactly when it shares something with one of all."""
+    return tuple(a for a in sets if a and not any(a < b for b in sets))
 
 
 def _compile(cues: Iterable[str]) -> re.Pattern:

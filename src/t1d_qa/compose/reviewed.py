@@ -14,7 +14,7 @@ from ..config import Settings
 from ..corpus import split_sentences
 from ..library import Library, load_library
 from . import Draft
-from .matcher import Match, Matcher, cached_encoder, normalize
+from .matcher import FocusEvidence, Lexicon, Match, Matcher, cached_encoder, normalize
 
 log = logging.getLogger(__name__)
 
@@ -32,13 +32,20 @@ class LibraryComposer:
             encode = cached_encoder(index.embeddings, folder / "question-vectors.npz")
             self.matcher = Matcher.load_or_train(self.library, encode, folder)
         self._sections: dict[tuple[str, str], list[tuple[str, str, dict]]] = {}
-        # normalised corpus sentences per language, for Lexicon.absent_focus
-        self.sentences: dict[str, list[str]] = {}
+        sentences: dict[str, dict[str, None]] = {}  # distinct corpus sentences per language
         for chunk_id, text, meta in index.all_chunks():
-            self.sentences.setdefault(meta.get("lang", ""), []).extend(normalize(s) for s in split_sentences(text))
+            sentences.setdefault(meta.get("lang", ""), {}).update(dict.fromkeys(split_sentences(text)))
             path = meta.get("section", "").split(" > ")
             if len(path) > 1:
                 self._sections.setdefault((meta.get("doc_id", ""), path[1]), []).append((chunk_id, text, meta))
+        # what the corpus says about each focus, per language, for Lexicon.absent_focus: built with
+        # the index generation, never per question
+        lexicon = Lexicon.load_default()
+        self.focus_evidence: dict[str, FocusEvidence] = {
+            lang: FocusEvidence(lexicon, (normalize(s) for s in found)) for lang, found in sentences.items()
+        }
+        for evidence in self.focus_evidence.values():
+            evidence.fill()
 
     def match(self, question: str, language: str, query_vector) -> list[Match]:
         if self.matcher is None:
