@@ -41,7 +41,11 @@ REVIEWED_MARGIN = 0.05
 CITATION_PENALTY = 0.03
 # Sections that are shown as sources but never read out as answers: the article's own
 # disclaimer, reference list and the notes about where it came from.
-NOT_ANSWER_SECTIONS = re.compile(r"(免责说明|参考资料|编者说明|Disclaimer|References|About this translation)", re.I)
+# The safety sheet's first section is what the fixed emergency reply rests on (the numbers to call, the
+# crisis line): quoted into an ordinary answer it reads as an alarm ("do I need to live in China to join
+# the Tianjin study?" got the suicide hotline). Questions about it are answered by the library.
+NOT_ANSWER_SECTIONS = re.compile(r"(免责说明|参考资料|编者说明|Disclaimer|References|About this translation|"
+                                 r"紧急情况先看这里|In an emergency, read this first)", re.I)
 EDITOR_NOTE = ("编者注", "Editor's note")
 # Bibliographic sections (authors, DOI, dates) answer "where was it published?", rarely anything
 # else; the citation list under each answer already carries them.
