@@ -223,7 +223,9 @@ def change_topic(norm_text: str) -> str:
 
 def _on_topic(norm: str, strict: bool = False) -> bool:
     if strict:  # "stem cells for my knee" names stem cells but is about another disease
-        return bool(re.search(r"(糖尿病|胰岛|血糖|diabet|insulin|islet|glucose|t1d)", norm))
+        # the field's own studies count too: "I had a stroke years ago; am I excluded from the Vertex trial?"
+        return bool(re.search(r"(糖尿病|胰岛|血糖|diabet|insulin|islet|glucose|t1d|zimislecel|vx-?880|cipsc|vertex.{0,12}(?:trial|study|试验|研究))",
+                              norm))
     return any(w in norm for w in TOPIC_ZH) or any(w in norm for w in TOPIC_EN)
 
 

@@ -26,16 +26,16 @@ HIGH_MMOL, HIGH_MGDL = 13.9, 250.0  # with vomiting or ketones: possible DKA (NH
 _UNIT_VALUE = re.compile(r"(?<![\d.\-~–])(\d+(?:\.\d+)?)\s*(mmol/l|mmol|mg/dl)")
 _READING_VALUE = re.compile(
     r"(血糖仪|血糖|cgm|读数|显示|测出|测得|只有|掉到|降到|sugar|glucose|\bbg\b|\breads\b|\bsays\b|\bshows\b|\bshowing\b|"
-    r"\bmeter\b|\blibre\b|\bdexcom\b|\bat\b|\bim at\b|\breading (?=is|was|of))"
+    r"\bmeter\b|\blibre\b|\bdexcom\b|(?<![a-z])xt(?![a-z])|\bat\b|\bim at\b|\breading (?=is|was|of))"
     r"[^0-9a-z]{0,12}(?:(?:is|was|at|of|only|just|about|around|now|down to|dropped to|still)\b[^0-9a-z]{0,4})?"
-    r"(\d+(?:\.\d+)?)(?![\d.])\s*(mmol/l|mmol|mg/dl|mg)?"
+    r"(\d+(?:\.\d+)?)(?!\d|\.\d)\s*(mmol/l|mmol|mg/dl|mg)?"
 )
 _NOT_A_READING = re.compile(
     r"\s*(小时|个?月|年|周|天|日|分钟|次|个|人|名|例|位|型|岁|克|级|%|/|-|~|–|到|至|点|号|"
     r"(hours?|hrs?|h|minutes?|mins?|days?|weeks?|months?|years?|yrs?|times?|patients?|people|participants?|"
     r"of|out|type|percent|grams?|g|carbs?|papers?|studies|trials?|x|am|pm|o'clock|units?|u|levels?)\b)"
 )
-_BARE_LOW = re.compile(r"(?<![\d.])([0-3]\.\d)(?![\d.])")
+_BARE_LOW = re.compile(r"(?<![\d.])([0-3]\.\d)(?!\d|\.\d)")  # "2.4." ends a sentence
 # a number after one of these is another lab value, not a glucose ("ketones 0.9", "C-peptide <0.1", "FK506浓度12")
 _OTHER_LAB = re.compile(r"(keton|酮|c-?peptide|c肽|hba1c|a1c|糖化|tacro|fk506|他克莫司)")
 _MIN_MMOL = 1.0  # meters show "LO" below about 1.1 mmol/L: a smaller number is not a glucose reading
@@ -147,11 +147,14 @@ def lexicon() -> Lexicon:
             # typos are forgiven where they hide danger or a medicine; markers must be spelt
             groups[name] = Terms.build(name, spec, fuzzy=section in ("signs", "medicines"))
     # "starting" is a word of its own, not a typo of "starving": no fuzzy match for a word the lexicon knows
-    known = frozenset(str(t).lower() for spec in (*raw["signs"].values(), *raw["context"].values(), *raw["frames"].values(),
+    known = set(str(t).lower() for spec in (*raw["signs"].values(), *raw["context"].values(), *raw["frames"].values(),
                                                  *raw["medicines"].values(), *raw["actions"].values(),
                                                  *raw["outcomes"].values()) for t in spec.get("en") or []
                       if str(t).isalpha())
-    groups = {name: dataclasses.replace(terms, known=known) if terms.fuzzy else terms for name, terms in groups.items()}
+    # nor for a common English word ("normal" is not "Neoral"): see scripts/english_words.py
+    known |= {w for w in resources.files("t1d_qa").joinpath("data/english_words.txt").read_text("utf-8").split()
+              if not w.startswith("#")}
+    groups = {name: dataclasses.replace(terms, known=frozenset(known)) if terms.fuzzy else terms for name, terms in groups.items()}
     groups["persons"] = Terms.build("persons", raw["persons"])
     groups["requests"] = Terms.build("requests", raw["requests"])
     places = {name: Terms.build(name, spec) for name, spec in raw["places"].items()}
@@ -235,7 +238,8 @@ class Finding:
 
 
 _SIGN_GROUPS = ("severe", "neuro", "autonomic", "dka", "chest", "stroke", "self_harm")
-_CONTEXT_GROUPS = ("insulin_taken", "missed_meal", "low_reading", "high_reading", "diabetes", "glucose")
+_CONTEXT_GROUPS = ("insulin_taken", "missed_meal", "low_reading", "high_reading", "diabetes", "glucose",
+                   "stockpile", "farewell")
 _OTHER_GROUPS = ("insulin", "insulin_named", "immunosuppressant", "other", "change", "dose", "quantity", "cured", "persons", "requests",
                  "therapy", "outcome", "own_decision", "own_regimen", "conditional", "family", "dose_alone")
 
@@ -356,6 +360,16 @@ def emergency(finding: Finding) -> Decision:
     self_harm = f.terms_outside("self_harm", ("past", "generic", "definition", "study", "explain"))  # "what if I…" is intent
     if self_harm:
         return Decision("emergency", "self_harm", "self-harm or suicidal intent: " + ", ".join(_distinct(self_harm)))
+    # an intended insulin overdose in other words: insulin with a farewell, or insulin gathered to be used at once
+    # by someone who says they mean to ("攒了一抽屉的针…全打了", "I've been saving mine up", "goodbye, the needles are ready")
+    outside = ("past", "generic", "definition", "study", "explain", "hypothetical")
+    insulin = [t for g in ("insulin", "insulin_named") for t in f.terms_outside(g, outside)]
+    farewell = f.terms_outside("farewell", outside)
+    stockpile = f.terms_outside("stockpile", outside)
+    intent = f.terms_outside("requests", outside) + f.terms_outside("own_decision", outside)
+    if insulin and (farewell or (stockpile and intent)):
+        return Decision("emergency", "self_harm", "an intended insulin overdose: "
+                        + ", ".join(_distinct(farewell + stockpile + insulin[:1])))
     if f.has("severe"):
         return Decision("emergency", "unconscious_or_not_breathing",
                         "a severe sign told as happening now: " + ", ".join(_distinct(f.terms("severe"))))
