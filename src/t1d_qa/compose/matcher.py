@@ -358,8 +358,8 @@ class Matcher:
         """Entries for the question (up to MAX_ENTRIES, one per question it holds), best first.
 
         A message of several sentences is read by its asking clauses (the sentences that ask;
-        else its last): each clause's aspect weighs the clause and the whole message equally, and
-        its studies are those the clause names, else those of the nearest phrase before it that
+        else its last): each clause's aspect weighs the clause and the message around it (without
+        the message's other questions) equally, and its studies are those the clause names, else those of the nearest phrase before it that
         names one ("I read people died in the Vertex trial, and I worry about the Chinese study.
         Did that happen there?" is about the Chinese study). embed(clause) gives a clause's vector.
         """
@@ -369,7 +369,12 @@ class Matcher:
             return self._choose(whole, self._about(question), language, question)
         by_clause = []
         for clause in clauses:
-            scores = _mean(whole, self._scores(clause, embed(clause)))
+            # the message around the clause, without the message's other questions
+            context = " ".join(p for p in _CLAUSE_END.split(question) if p.strip() and p.strip() not in clauses
+                               or p.strip() == clause).strip()
+            own = self._scores(clause, embed(clause))
+            around = whole if len(clauses) == 1 else self._scores(context, embed(context))
+            scores = own if context == clause else _mean(around, own)
             by_clause.append(self._choose(scores, self._about(question, clause), language, clause))
         answered = [m for m in by_clause if m]
         if len(answered) >= 2:  # two questions in one message: one entry each
