@@ -16,7 +16,7 @@ from t1d_qa.config import Settings
 from t1d_qa.embeddings import load_embeddings
 from t1d_qa.library import load_library
 
-THRESHOLDS = (0.0, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
+THRESHOLDS = (0.0, 0.2, 0.3, 0.4, 0.5, 0.55, 0.6, 0.7)
 
 
 def main() -> None:

@@ -4,8 +4,11 @@ The packaged model's similarity sees the topic, not the aspect (../shared/resear
 intent-matching.md), so a question is factored: its entities come from a lexicon
 (data/lexicon.yaml), its aspect from a logistic regression over character n-grams of the
 question with the entity names masked, the lexicon's aspect cues and the question's embedding,
-trained on the library's paraphrases. The entry is then looked up by (entities, aspect); a
-probability below MIN_CONFIDENCE is no match, and the extractive composer answers instead.
+trained on the library's paraphrases. The entry is then looked up by (entities, aspect). A
+description that fits several studies ("the Chinese study") is read each way and the entry
+classifier picks; a long message is read by its asking clauses, each about the studies it names
+or else the nearest ones named before it. A match whose score does not lead its best rival's by
+MIN_CONFIDENCE is no match (a near tie is not guessed), and the extractive composer answers.
 """
 
 from __future__ import annotations
@@ -24,17 +27,26 @@ import yaml
 
 from ..library import ASPECTS, ENTITIES, Entry, Library
 
-# Below this confidence (aspect probability x the entry's share of its bucket) the question is
-# not matched and the extractive composer answers. Chosen with benchmarks/intent.py: on the
-# held-out paraphrases, 0.6 gives precision 0.91 at recall 0.53 (README, "Answers").
-MIN_CONFIDENCE = 0.6
+# Below this confidence (the best entry's score minus its best rival's; Matcher._choose) the
+# question is not matched and the extractive composer answers. Chosen with benchmarks/intent.py
+# (README, "Answers"): the lowest threshold whose held-out precision is >= 0.98 (issue 10's gate),
+# so recall is as high as that allows: 0.55 gives precision 0.982 at recall 0.485; 0.5 gives 0.977.
+MIN_CONFIDENCE = 0.55
 # Weights of the feature blocks against the n-gram block (rows are L2-normalised, so 1.0 is a
 # block as strong as the n-grams).
 EMBEDDING_WEIGHT = 1.0
 CUE_WEIGHT = 1.0
+FEATURES_VERSION = "2"  # part of the cached model's key: bump when AspectModel._features changes
 MAX_NGRAMS = 4000  # the most frequent character n-grams; more only slows training
 HOLDOUT_SHARE = 4  # one in four paraphrases of each entry (at least one) is held out by holdout()
 MAX_ENTRIES = 2
+# How much of the best rival's score is taken off a match's score to give its confidence: 1.0
+# makes the confidence the margin over the runner-up, so a near tie between two entries (or two
+# aspects) abstains and the extractive composer answers instead of a guess.
+RIVAL_WEIGHT = 1.0
+# A clause's aspect and entry probabilities: this share from the clause alone, the rest from the
+# whole message (its earlier sentences often say what "that" or "it" is).
+CLAUSE_WEIGHT = 0.5
 # Measured with benchmarks/intent.py: answering a named study's question from the general entry
 # of its aspect when the study has none added wrong matches and no right ones; off.
 GENERAL_FALLBACK = False
@@ -44,6 +56,7 @@ GENERAL_FALLBACK = False
 # aspect a study has no entry for ("time in range in the CiPSC study") onto another entry; not used.
 _LATIN = re.compile(r"[a-z]")
 _CLAUSE_END = re.compile(r"(?<=[。！？；?!;])\s*|(?<=[.])\s+|\n+")
+_PIECE_END = re.compile(r"(?<=[。！？；?!;，,：:])\s*|(?<=[.])\s+|\n+")
 
 
 class LexiconError(ValueError):
@@ -87,6 +100,8 @@ class Lexicon:
     aspects: dict[str, re.Pattern]
     names: dict[str, tuple[str, ...]]  # single Latin words of 6+ letters per entity, for typos
     foci: tuple[Focus, ...] = ()
+    # descriptions that fit more than one study ("the Chinese study"): (cues, the studies it may be)
+    ambiguous: tuple[tuple[re.Pattern, frozenset[str]], ...] = ()
 
     @classmethod
     def load(cls, path: Path | None = None) -> Lexicon:
@@ -97,6 +112,7 @@ class Lexicon:
         data = yaml.safe_load(text)
         unknown = sorted(set(data["entities"]) - set(ENTITIES)) + sorted(set(data["aspects"]) - set(ASPECTS))
         unknown += sorted({a for f in data.get("foci") or () for a in f.get("when") or ()} - set(ASPECTS))
+        unknown += sorted({e for a in data.get("ambiguous") or () for e in a["one_of"]} - set(ENTITIES))
         if unknown:
             raise LexiconError(f"lexicon names {unknown}, which are not in the closed lists of library.py")
         return cls(
@@ -106,6 +122,7 @@ class Lexicon:
                    for k, v in data["entities"].items()},
             foci=tuple(Focus({"en": f["en"], "zh": f["zh"]}, _compile(f["cues"]), tuple(f.get("when") or ()))
                        for f in data.get("foci") or ()),
+            ambiguous=tuple((_compile(a["cues"]), frozenset(a["one_of"])) for a in data.get("ambiguous") or ()),
         )
 
     @classmethod
@@ -119,6 +136,12 @@ class Lexicon:
         for word in set(re.findall(r"[a-z]{6,}", norm)):
             found |= {name for name, words in self.names.items() if any(_near(word, w) for w in words)}
         return found
+
+    def ambiguous_in(self, norm: str) -> list[frozenset[str]]:
+        """The sets of studies a description fits ("the Chinese study": {cipsc, sichuan}), none of
+        whose members the text names outright (a named study is not described again)."""
+        named, rest = self.entities_in(norm), self.mask(norm)
+        return [one_of for pattern, one_of in self.ambiguous if pattern.search(rest) and not one_of & named]
 
     def absent_focus(self, question: str, language: str, sentences: Iterable[str] | FocusEvidence) -> str:
         """The label of what the question asks for when the sources give none of it, else "".
@@ -203,18 +226,22 @@ def _compile(cues: Iterable[str]) -> re.Pattern:
 
 
 def _near(word: str, name: str) -> bool:
-    """One typo for names of 6-8 letters, two from 9 (Levenshtein distance)."""
+    """One typo for names of 6-8 letters, two from 9 (edit distance; two swapped letters, "sichaun",
+    count as one typo)."""
     limit = 1 if len(name) < 9 else 2
     if abs(len(word) - len(name)) > limit:
         return False
-    previous = list(range(len(name) + 1))
+    before, previous = None, list(range(len(name) + 1))
     for i, a in enumerate(word, 1):
         current = [i]
         for j, b in enumerate(name, 1):
-            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a != b)))
+            cost = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a != b))
+            if before is not None and j > 1 and a == name[j - 2] and word[i - 2] == b:
+                cost = min(cost, before[j - 2] + 1)
+            current.append(cost)
         if min(current) > limit:
             return False
-        previous = current
+        before, previous = previous, current
     return previous[-1] <= limit
 
 
@@ -232,7 +259,8 @@ class AspectModel:
         from scipy.sparse import csr_matrix, hstack
 
         grams = self.vectorizer.transform([self.lexicon.mask(n) for n in norms])
-        cues = np.stack([self.lexicon.cues(n) for n in norms])
+        # cues of the text without study names: "deceased donor" names donor islets, not a death
+        cues = np.stack([self.lexicon.cues(self.lexicon.mask(n)) for n in norms])
         cues = cues / np.maximum(np.linalg.norm(cues, axis=1, keepdims=True), 1.0)
         return hstack([grams, csr_matrix(cues * CUE_WEIGHT), csr_matrix(vectors * EMBEDDING_WEIGHT)]).tocsr()
 
@@ -297,7 +325,7 @@ class Matcher:
         import pickle
 
         texts = [t for t, _ in training_texts(library, held_out=False)]
-        key = hashlib.sha256("\n".join(texts + [e.id + e.aspect + ",".join(e.entities) for e in library.entries]
+        key = hashlib.sha256("\n".join(texts + [FEATURES_VERSION] + [e.id + e.aspect + ",".join(e.entities) for e in library.entries]
                                         + [resources.files("t1d_qa").joinpath("data/lexicon.yaml").read_text("utf-8")]
                                         ).encode()).hexdigest()[:16]
         path = Path(folder) / f"matcher-{key}.pkl"
@@ -327,39 +355,95 @@ class Matcher:
 
     def match(self, question: str, language: str, vector, embed: Callable[[str], list[float]] | None = None
               ) -> list[Match]:
-        """Entries for the question (up to MAX_ENTRIES, one per question it holds), best first."""
-        norm = normalize(question)
-        about = self.lexicon.entities_in(norm)
-        whole = self._match_clause(question, norm, about, language, vector)
-        clauses = _question_clauses(question)
-        if embed is None or not clauses or clauses == [question.strip()]:
-            return whole
+        """Entries for the question (up to MAX_ENTRIES, one per question it holds), best first.
+
+        A message of several sentences is read by its asking clauses (the sentences that ask;
+        else its last): each clause's aspect weighs the clause and the message around it (without
+        the message's other questions) equally, and its studies are those the clause names, else those of the nearest phrase before it that
+        names one ("I read people died in the Vertex trial, and I worry about the Chinese study.
+        Did that happen there?" is about the Chinese study). embed(clause) gives a clause's vector.
+        """
+        whole = self._scores(question, vector)
+        clauses = _asking_clauses(question) if embed is not None else []
+        if clauses in ([], [question.strip()]):
+            return self._choose(whole, self._about(question), language, question)
         by_clause = []
         for clause in clauses:
-            c_norm = normalize(clause)
-            own = self.lexicon.entities_in(c_norm) or about  # "Could he join?" is about the study named before
-            by_clause.append(self._match_clause(clause, c_norm, own, language, embed(clause)))
+            # the message around the clause, without the message's other questions
+            context = " ".join(p for p in _CLAUSE_END.split(question) if p.strip() and p.strip() not in clauses
+                               or p.strip() == clause).strip()
+            own = self._scores(clause, embed(clause))
+            around = whole if len(clauses) == 1 else self._scores(context, embed(context))
+            scores = own if context == clause else _mean(around, own)
+            by_clause.append(self._choose(scores, self._about(question, clause), language, clause))
         answered = [m for m in by_clause if m]
         if len(answered) >= 2:  # two questions in one message: one entry each
             return _distinct([group[0] for group in answered])
-        best = max([whole] + answered, key=lambda ms: ms[0].confidence if ms else 0.0)
-        return best
+        return answered[0] if answered else []
 
-    def _match_clause(self, text: str, norm: str, about: set[str], language: str, vector) -> list[Match]:
-        probs = self.model.probabilities(text, vector)
-        aspect, p = max(probs.items(), key=lambda kv: kv[1])
-        buckets = self._buckets(about, aspect, language)
-        if not buckets:
+    def _scores(self, text: str, vector) -> tuple[dict[str, float], dict[str, float]]:
+        """(aspect probabilities, entry probabilities) of a text."""
+        return self.model.probabilities(text, vector), self.entry_model.probabilities(text, vector)
+
+    def _about(self, message: str, clause: str | None = None) -> About:
+        """What a clause is about: the studies it names, else those of the nearest phrase before
+        it that names one, else those of the whole message (also kept as `context`)."""
+        context = self._named(normalize(message))
+        if clause is None:
+            return context
+        own = self._named(normalize(clause))
+        if own.named or own.described:
+            return About(own.named, own.described, context)
+        before = [self._named(normalize(p)) for p in _pieces(message[:max(message.find(clause), 0)])]
+        nearest = next((a for a in reversed(before) if a.named or a.described), context)
+        return About(nearest.named, nearest.described, context)
+
+    def _named(self, norm: str) -> About:
+        return About(frozenset(self.lexicon.entities_in(norm)), tuple(self.lexicon.ambiguous_in(norm)))
+
+    def _choose(self, scores, about: About, language: str, text: str) -> list[Match]:
+        """The best entry (or one per study when no entry covers all the studies named) whose score
+        leads every rival's by MIN_CONFIDENCE; a near tie abstains.
+
+        An entry's score is P(aspect) x its share of the entries for those studies and that aspect
+        (by the entry classifier); its rivals are the other candidates, except the entries of the
+        same aspect for another named study (those are answered too)."""
+        probs, by_id = scores
+        candidates = []  # (score, entry, aspect, how, bucket number)
+        for aspect, p in probs.items():
+            named = about.named
+            if aspect == "comparison" and len(named | {x for d in about.described for x in d}) < 2 and about.context:
+                named = named | about.context.named  # a comparison's other side may be in the context
+            for n, (bucket, how) in enumerate(self._alternatives(named, about.described, aspect, language)):
+                weights = [by_id.get(e.id, 0.0) for e in bucket]
+                total = sum(weights)
+                for e, w in zip(bucket, weights):
+                    candidates.append((p * (w / total if total > 0 else 1.0 / len(bucket)), e, aspect, how, n))
+        if not candidates:
             return []
-        by_id = self.entry_model.probabilities(text, vector)
-        out = []
-        for bucket, how in buckets:
-            weights = [by_id.get(e.id, 0.0) for e in bucket]
-            best = int(np.argmax(weights))
-            share = weights[best] / sum(weights) if sum(weights) > 0 else 1.0 / len(bucket)
-            if p * share >= self.min_confidence:
-                out.append(Match(bucket[best], aspect, p * share, text, how))
-        return out
+        candidates.sort(key=lambda c: -c[0])
+        aspect, out = candidates[0][2], []
+        for n in dict.fromkeys(c[4] for c in candidates if c[2] == aspect):
+            top = next(c for c in candidates if c[2] == aspect and c[4] == n)
+            rival = max((c[0] for c in candidates if c is not top and (c[2] != aspect or c[4] == n)), default=0.0)
+            confidence = top[0] - RIVAL_WEIGHT * rival
+            if confidence >= self.min_confidence:
+                out.append(Match(top[1], aspect, confidence, text, top[3]))
+        return out[:MAX_ENTRIES]
+
+    def _alternatives(self, named: frozenset[str], described: tuple[frozenset[str], ...], aspect: str,
+                      language: str) -> list[tuple[list[Entry], str]]:
+        """The buckets for the named studies and, for a description that fits several studies,
+        one bucket holding the entries of each reading (the entry classifier then picks)."""
+        if not described:
+            return self._buckets(named, aspect, language)
+        entries = {}
+        for one_of in described:
+            for study in sorted(one_of):
+                for bucket, how in self._buckets(named | {study}, aspect, language):
+                    if how == "matched":
+                        entries.update((e.id, e) for e in bucket)
+        return [(list(entries.values()), "matched")] if entries else []
 
     def _buckets(self, about: set[str], aspect: str, language: str) -> list[tuple[list[Entry], str]]:
         """The entries for these entities and this aspect; per entity when none covers them all."""
@@ -378,11 +462,32 @@ class Matcher:
         return [(general, "general")] if general and self.general_fallback else []
 
 
-def _question_clauses(text: str) -> list[str]:
-    """The sentences of a message that ask something, at most three, last ones first."""
+@dataclass(frozen=True)
+class About:
+    """What (part of) a message is about: studies named, descriptions that fit several, the context."""
+
+    named: frozenset[str]
+    described: tuple[frozenset[str], ...] = ()
+    context: About | None = None
+
+
+def _mean(whole, clause):
+    """(aspect probabilities, entry probabilities) of a clause in its message: CLAUSE_WEIGHT of
+    the clause's own, the rest the whole message's."""
+    return tuple({k: (1 - CLAUSE_WEIGHT) * x[k] + CLAUSE_WEIGHT * y.get(k, 0.0) for k in x}
+                 for x, y in zip(whole, clause))
+
+
+def _pieces(text: str) -> list[str]:
+    """A message cut into sentences and, inside them, at commas: where the studies are named."""
+    return [p.strip() for p in _PIECE_END.split(text) if p and p.strip()]
+
+
+def _asking_clauses(text: str) -> list[str]:
+    """The sentences of a message that ask something, at most three, last ones first; else its last."""
     parts = [p.strip() for p in _CLAUSE_END.split(text) if p and p.strip()]
     asking = [p for p in parts if re.search(r"[?？]|[吗呢么]$", p)]
-    return asking[-3:]
+    return asking[-3:] or parts[-1:]
 
 
 def _distinct(matches: list[Match]) -> list[Match]:
@@ -402,6 +507,31 @@ def holdout_scores(library: Library, encode: Callable[[list[str]], np.ndarray],
     precision: the first entry matched is the paraphrase's own entry, among those matched;
     recall: the same, among all held-out paraphrases. Per threshold of MIN_CONFIDENCE.
     """
+    out = {}
+    for threshold, got in _held_out_matches(library, encode, thresholds).items():
+        answered = [(m, e) for _, e, m in got if m]
+        right = sum(1 for m, e in answered if m[0].entry.id == e.id)
+        out[threshold] = {
+            "held_out": len(got),
+            "answered": len(answered),
+            "correct": right,
+            "precision": right / len(answered) if answered else 1.0,
+            "recall": right / len(got) if got else 0.0,
+        }
+    return out
+
+
+def confusions(library: Library, encode: Callable[[list[str]], np.ndarray],
+               threshold: float = MIN_CONFIDENCE) -> list[tuple[str, str, str, float]]:
+    """(paraphrase, its entry, the entry matched, confidence) for each wrong held-out match."""
+    got = _held_out_matches(library, encode, (threshold,))[threshold]
+    return [(p, e.id, m[0].entry.id, round(m[0].confidence, 2)) for p, e, m in got if m and m[0].entry.id != e.id]
+
+
+def _held_out_matches(library: Library, encode: Callable[[list[str]], np.ndarray], thresholds: Iterable[float]
+                      ) -> dict[float, list[tuple[str, Entry, list[Match]]]]:
+    """Per threshold, (paraphrase, its entry, matches) for each held-out paraphrase, matched as
+    the answer chain matches a question (clauses embedded too)."""
     base = Matcher.train(library, encode, held_out=True)
     cases = [(p, e) for e in library.entries for p in holdout(e)[1]]
     vectors = encode([p for p, _ in cases])
@@ -415,28 +545,7 @@ def holdout_scores(library: Library, encode: Callable[[list[str]], np.ndarray],
     out = {}
     for threshold in thresholds:
         matcher = Matcher(library, base.lexicon, base.model, base.entry_model, min_confidence=threshold)
-        got = [(matcher.match(p, e.lang, v, embed), e) for (p, e), v in zip(cases, vectors)]
-        answered = [(m, e) for m, e in got if m]
-        right = sum(1 for m, e in answered if m[0].entry.id == e.id)
-        out[threshold] = {
-            "held_out": len(cases),
-            "answered": len(answered),
-            "correct": right,
-            "precision": right / len(answered) if answered else 1.0,
-            "recall": right / len(cases) if cases else 0.0,
-        }
-    return out
-
-
-def confusions(library: Library, encode: Callable[[list[str]], np.ndarray]) -> list[tuple[str, str, str, float]]:
-    """(paraphrase, its entry, the entry matched, confidence) for each wrong held-out match."""
-    matcher = Matcher.train(library, encode, held_out=True)
-    cases = [(p, e) for e in library.entries for p in holdout(e)[1]]
-    out = []
-    for (p, e), v in zip(cases, encode([p for p, _ in cases])):
-        m = matcher.match(p, e.lang, v)
-        if m and m[0].entry.id != e.id:
-            out.append((p, e.id, m[0].entry.id, round(m[0].confidence, 2)))
+        out[threshold] = [(p, e, matcher.match(p, e.lang, v, embed)) for (p, e), v in zip(cases, vectors)]
     return out
 
 
