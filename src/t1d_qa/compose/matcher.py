@@ -484,9 +484,15 @@ def _pieces(text: str) -> list[str]:
 
 
 def _asking_clauses(text: str) -> list[str]:
-    """The sentences of a message that ask something, at most three, last ones first; else its last."""
+    """The sentences of a message that ask something, at most three, last ones first; else its last.
+
+    A message that ends without a full stop ends with a question too, even with no question mark:
+    "Lantidra got approved right? so is that a stem cell treatment or something else".
+    """
     parts = [p.strip() for p in _CLAUSE_END.split(text) if p and p.strip()]
     asking = [p for p in parts if re.search(r"[?？]|[吗呢么]$", p)]
+    if asking and parts[-1] not in asking and not re.search(r"[.。!！…]$", parts[-1]):
+        asking.append(parts[-1])
     return asking[-3:] or parts[-1:]
 
 
