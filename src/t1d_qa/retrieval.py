@@ -26,6 +26,8 @@ DOMAIN_TERMS = (
     "酮症酸中毒", "糖化血红蛋白", "血糖达标", "间充质干细胞", "外周血干细胞", "腹直肌前鞘", "门静脉",
     "中性粒细胞减少", "隐球菌脑膜炎", "临床试验", "功能性治愈", "Lantidra", "FORWARD-101",
     "胰岛素独立", "停用胰岛素", "撤除胰岛素", "脱离胰岛素", "无感知低血糖", "化学重编程", "畸胎瘤",
+    # the studies' own names and places, as patients name them ("四川的研究有几个人停了胰岛素")
+    "Vertex", "福泰", "Sichuan", "四川", "Chengdu", "成都", "Tianjin", "天津", "teplizumab", "Tzield", "替普利珠",
 )
 _DOMAIN_LOWER = {t.lower() for t in DOMAIN_TERMS}
 _STOP_EN = set(
