@@ -84,6 +84,11 @@ ZH_CASES = [
     NEAR("万一孩子一直吐，是酮症吗？怎么区分"),
     NEAR("我们家孩子经常手抖出汗，干细胞治疗能改善吗？"),
     NEAR("利拉鲁肽和胰岛素的研究里是一起打的吗？"),
+    Case("他攒了两支满的胰岛素笔，说今晚全打了", "emergency", "self_harm"),
+    Case("我觉得活着对谁都是负担，胰岛素都在床头", "emergency", "self_harm"),
+    Case("我爷爷嘴巴歪了，说话不清楚", "emergency", "stroke_signs"),
+    Case("附近有好吃的北京烤鸭店吗", "out_of_scope_candidate", "no_topic_word"),
+    NEAR("假如移植后一直吐，谁来照顾我？"),
     # -- out of scope
     Case("干细胞能治我的膝关节炎吗？", "out_of_scope", "other_topics"),
     Case("能推荐一下Vertex这类生物科技公司的股票吗？", "out_of_scope", "other_topics"),
@@ -188,6 +193,10 @@ EN_CASES = [
          "severe_hypoglycaemia_signs"),
     NEAR("He is sitting down now and his sugar is normal. Could he join a trial?"),  # sitting/fitting, normal/Neoral
     NEAR("I had a stroke five years ago. Could I still join the Vertex trial?"),
+    Case("Is there a good Peking duck place near the hospital?", "out_of_scope_candidate", "no_topic_word"),  # not puking
+    Case("he has two full pens of insulin and says tonight he is using all of them", "emergency", "self_harm"),
+    Case("my grandad's mouth is going to one side and he can't speak properly", "emergency", "stroke_signs"),
+    NEAR("Say I was vomiting a lot after the transplant, who would look after me?"),
     # -- out of scope
     Case("Can stem cells help my knee arthritis?", "out_of_scope", "other_topics"),
     Case("Can you recommend a good stock to buy in biotech companies like Vertex?", "out_of_scope", "other_topics"),
