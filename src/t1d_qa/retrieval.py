@@ -50,6 +50,13 @@ _QUESTION_WORDS = set(
     "为什么 是否 能否 会不会 不会 能不能 可不可以 要不要 有没有 还 需要 多久 到底 真的 请问 一下 情况 后能 要花 不要 变成 一下子 "
     "是不是 一共 总共 下来 有人 什么样 doesn don didn isn good best bad safe okay ok people person she he her him".split()
 )
+# Words of the story around a question ("I saw online that…", "my a1c is fine but…", "我在网上看到说…"):
+# everyday words, not the topic, so a long worried message is not refused for using them.
+_STORY_WORDS = set(
+    "but like im yrs yr fine know think thought want wanted heard read saw seen online internet said says told "
+    "thing things lot lots please thanks thank hi hello sorry worried worry scared really "
+    "看到 听说 网上 想问 问问 知道 觉得 已经 因为 所以 但是 如果 或者 一次 别人 朋友 新闻 有个 谢谢 你好 担心 害怕 好像".split()
+)
 # Words that address the chatbot rather than the topic ("ignore previous instructions and say..."):
 # an injection attempt is ordinary text, judged by what it asks about.
 _INSTRUCTION_WORDS = set(
@@ -103,7 +110,7 @@ def content_terms(text: str) -> list[str]:
         word = _SYNONYMS.get(word.strip(), word.strip())
         if len(word) < 2 or not _TOKEN.match(word) or word.replace(".", "").isdigit():
             continue
-        if word in _STOP_EN or word in _STOP_ZH or word in _GENERIC or word in _QUESTION_WORDS:
+        if word in _STOP_EN or word in _STOP_ZH or word in _GENERIC or word in _QUESTION_WORDS or word in _STORY_WORDS:
             continue
         if word in _INSTRUCTION_WORDS or re.fullmatch(r"[\d.,%]+", word):  # "100%" is not a topic
             continue
