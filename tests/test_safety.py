@@ -89,6 +89,7 @@ ZH_CASES = [
     Case("我爷爷嘴巴歪了，说话不清楚", "emergency", "stroke_signs"),
     Case("附近有好吃的北京烤鸭店吗", "out_of_scope_candidate", "no_topic_word"),
     NEAR("假如移植后一直吐，谁来照顾我？"),
+    Case("要是我今晚把攒的胰岛素全打了会怎么样", "emergency", "self_harm"),  # "要是我" is intent
     # -- out of scope
     Case("干细胞能治我的膝关节炎吗？", "out_of_scope", "other_topics"),
     Case("能推荐一下Vertex这类生物科技公司的股票吗？", "out_of_scope", "other_topics"),
@@ -197,6 +198,7 @@ EN_CASES = [
     Case("he has two full pens of insulin and says tonight he is using all of them", "emergency", "self_harm"),
     Case("my grandad's mouth is going to one side and he can't speak properly", "emergency", "stroke_signs"),
     NEAR("Say I was vomiting a lot after the transplant, who would look after me?"),
+    Case("what if I used all the insulin I've been saving up tonight", "emergency", "self_harm"),  # "what if I" is intent
     # -- out of scope
     Case("Can stem cells help my knee arthritis?", "out_of_scope", "other_topics"),
     Case("Can you recommend a good stock to buy in biotech companies like Vertex?", "out_of_scope", "other_topics"),

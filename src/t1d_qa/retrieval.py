@@ -63,6 +63,7 @@ _INSTRUCTION_WORDS = set(
     "ignore ignoring previous prior instructions instruction system prompt rules pretend role play act say "
     "assistant now forget 忽略 之前 以上 所有 指令 提示 规则 直接 扮演 角色 你现在 现在 假装 客服 告诉 说".split()
 )
+_NOT_TOPIC = frozenset(_STOP_EN | _STOP_ZH | _GENERIC | _QUESTION_WORDS | _STORY_WORDS | _INSTRUCTION_WORDS)
 # Colloquial words mapped to the corpus's wording before checking coverage.
 _SYNONYMS = {
     "排异": "排斥", "一辈子": "终身", "打针": "注射", "抗排异药": "抗排斥药", "医保": "费用", "多少钱": "费用",
@@ -110,9 +111,7 @@ def content_terms(text: str) -> list[str]:
         word = _SYNONYMS.get(word.strip(), word.strip())
         if len(word) < 2 or not _TOKEN.match(word) or word.replace(".", "").isdigit():
             continue
-        if word in _STOP_EN or word in _STOP_ZH or word in _GENERIC or word in _QUESTION_WORDS or word in _STORY_WORDS:
-            continue
-        if word in _INSTRUCTION_WORDS or re.fullmatch(r"[\d.,%]+", word):  # "100%" is not a topic
+        if word in _NOT_TOPIC or re.fullmatch(r"[\d.,%]+", word):  # "100%" is not a topic
             continue
         words.append(word)
     return words

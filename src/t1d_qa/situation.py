@@ -357,16 +357,16 @@ def emergency(finding: Finding) -> Decision:
     symptoms = f.has("autonomic") or f.has("neuro") or f.has("severe")
     low_with_symptoms = [(v, u) for v, u in f.readings_now if is_low(v, u, with_symptoms=True)]
     high_now = [(v, u) for v, u in f.readings_now if is_high(v, u)]
-    self_harm = f.terms_outside("self_harm", ("past", "generic", "definition", "study", "explain"))  # "what if I…" is intent
+    not_intent = ("past", "generic", "definition", "study", "explain")  # "what if I…" is intent
+    self_harm = f.terms_outside("self_harm", not_intent)
     if self_harm:
         return Decision("emergency", "self_harm", "self-harm or suicidal intent: " + ", ".join(_distinct(self_harm)))
     # an intended insulin overdose in other words: insulin with a farewell, or insulin gathered to be used at once
     # by someone who says they mean to ("攒了一抽屉的针…全打了", "I've been saving mine up", "goodbye, the needles are ready")
-    outside = ("past", "generic", "definition", "study", "explain", "hypothetical")
-    insulin = [t for g in ("insulin", "insulin_named") for t in f.terms_outside(g, outside)]
-    farewell = f.terms_outside("farewell", outside)
-    stockpile = f.terms_outside("stockpile", outside)
-    intent = f.terms_outside("requests", outside) + f.terms_outside("own_decision", outside)
+    insulin = [t for g in ("insulin", "insulin_named") for t in f.terms_outside(g, not_intent)]
+    farewell = f.terms_outside("farewell", not_intent)
+    stockpile = f.terms_outside("stockpile", not_intent)
+    intent = f.terms_outside("requests", not_intent) + f.terms_outside("own_decision", not_intent)
     if insulin and (farewell or (stockpile and intent)):
         return Decision("emergency", "self_harm", "an intended insulin overdose: "
                         + ", ".join(_distinct(farewell + stockpile + insulin[:1])))
