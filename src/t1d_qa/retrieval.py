@@ -55,7 +55,8 @@ _QUESTION_WORDS = set(
 _STORY_WORDS = set(
     "but like im yrs yr fine know think thought want wanted heard read saw seen online internet said says told "
     "thing things lot lots please thanks thank hi hello sorry worried worry scared really "
-    "看到 听说 网上 想问 问问 知道 觉得 已经 因为 所以 但是 如果 或者 一次 别人 朋友 新闻 有个 谢谢 你好 担心 害怕 好像".split()
+    "看到 听说 网上 想问 问问 知道 觉得 已经 因为 所以 但是 如果 或者 一次 别人 朋友 新闻 有个 谢谢 你好 担心 害怕 好像 "
+    "我们 你们 他们 咱们 天天 每天 心疼 难受 死了".split()
 )
 # Words that address the chatbot rather than the topic ("ignore previous instructions and say..."):
 # an injection attempt is ordinary text, judged by what it asks about.
