@@ -172,9 +172,10 @@ def screen(question: str, max_chars: int, vector=None) -> Screen:
     window = max_chars
     read = text if len(text) <= 2 * window else text[:window] + "\n" + text[-window:]
     language = language_of(read)
-    finding = situation.analyse(situation_text(read))
+    situation_read = situation_text(read)
+    finding = situation.analyse(situation_read)
     decision = situation.emergency(finding)
-    learned = _learned(finding, vector)
+    learned = _learned(finding, vector, situation_read)
     if not decision.kind and learned[0] == "emergency":
         decision = situation.Decision("emergency", "learned_emergency", f"learned net, p={learned[1]:.2f}: "
                                       + ", ".join(situation.signs_and_context(finding)))
@@ -202,14 +203,17 @@ def screen(question: str, max_chars: int, vector=None) -> Screen:
     return Screen("ok", language=language, topic=topic)
 
 
-def _learned(finding: situation.Finding, vector) -> tuple[str, float]:
-    """The learned net's decision, only for a message that mentions the body or a medicine."""
+def _learned(finding: situation.Finding, vector, text: str) -> tuple[str, float]:
+    """The learned net's decision, only for a message that mentions the body, a medicine or a change to one."""
     from .screen_net import load_net
 
     net = load_net() if vector is not None else None
-    if net is None or not finding.mentions_body_or_medicine():
+    if net is None or not (finding.mentions_body_or_medicine() or finding.mentions_any(_CHANGE_GROUPS)):
         return "", 0.0
-    return net.decide(finding, vector)
+    return net.decide(finding, vector, text)
+
+
+_CHANGE_GROUPS = ("other", "change", "dose")  # another medicine, or changing or dosing one (even unnamed)
 
 
 def change_topic(norm_text: str) -> str:

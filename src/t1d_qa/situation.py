@@ -232,6 +232,10 @@ class Finding:
             g.get(name) for g in self.by_frame.values() for name in groups
         )
 
+    def mentions_any(self, groups: tuple[str, ...]) -> bool:
+        """Any term of these groups, in any frame."""
+        return any(g.get(name) for g in self.by_frame.values() for name in groups)
+
     def terms_outside(self, group: str, frames: tuple[str, ...]) -> list[str]:
         """Terms of a group told in any frame but the ones given."""
         return [t for frame, groups in self.by_frame.items() if frame not in frames for t in groups.get(group, [])]
