@@ -383,6 +383,40 @@ def test_fixed_replies_pass_their_own_check():
 
 
 @pytest.mark.parametrize(
+    "typed, reads",
+    [
+        # a message typed in pinyin: runs that sound like the lexicon's terms are written as them
+        ("wo ma da le yi dao su mei chi fan, xian zai hun hun chen chen de", "打了胰岛素没吃饭"),
+        ("zhe liang tian xuetang hen wending, wo xiang ba changxiao ting liang tian", "两天血糖"),
+        # voice input / typing by sound: a medicine's name of 3+ characters
+        ("室友打完一到素去跑步了", "胰岛素"),
+        ("睡前打了来的时", "来得时"),
+    ],
+)
+def test_terms_typed_by_sound_are_read_as_the_terms(typed, reads):
+    assert reads in safety.situation_text(typed)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "my mom is very sweaty and she took her insulin an hour ago",  # English is not pinyin
+        "can he go to a fan meeting",  # a few English words that are also syllables
+        "我个女啲血糖成日半夜好低",  # Cantonese 啲 is not 低: only medicine names are read by sound
+        "血糖一直挺好",  # "血糖一" is not "血糖仪"
+    ],
+)
+def test_ordinary_text_is_not_respelt(text):
+    lexicon = situation.lexicon()
+    assert lexicon.by_sound(text) == text.lower()
+
+
+def test_pinyin_emergency_is_an_emergency():
+    screen = safety.screen("wo ma da le yi dao su mei chi fan, xian zai hun hun chen chen de, yi shen han", 2000)
+    assert screen.kind == "emergency"
+
+
+@pytest.mark.parametrize(
     "text, topic",
     [
         ("can i stop my insulin?", "insulin"),

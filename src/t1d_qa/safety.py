@@ -148,9 +148,11 @@ LIMITATION = re.compile(
 
 
 def situation_text(text: str) -> str:
-    """The normalised text the situation screen reads: Cantonese forms in Mandarin, and a space between
-    Chinese phrases kept as a pause (a clause break)."""
-    text = situation.lexicon().mandarin(unicodedata.normalize("NFKC", text))
+    """The normalised text the situation screen reads: Cantonese forms in Mandarin, the lexicon's terms
+    where they were typed by sound (pinyin, voice input: situation.Sounds), and a space between Chinese
+    phrases kept as a pause (a clause break)."""
+    lexicon = situation.lexicon()
+    text = lexicon.by_sound(lexicon.mandarin(unicodedata.normalize("NFKC", text)))
     return normalize(re.sub(rf"(?<=[{_CJK}]{{2}})\s+(?=[{_CJK}]{{2}})", "，", text))
 
 

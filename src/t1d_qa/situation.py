@@ -126,14 +126,123 @@ class Lexicon:
     groups: dict[str, Terms]
     places: dict[str, Terms]
     dialect: tuple[tuple[str, str], ...] = ()  # Cantonese written form -> Mandarin, longest first
+    sounds: Sounds | None = None
 
     def mandarin(self, text: str) -> str:
         for source, target in self.dialect:
             text = text.replace(source, target)
         return text
 
+    def by_sound(self, text: str) -> str:
+        """The lexicon's Chinese terms where they are written by their sound (see Sounds)."""
+        return self.sounds.spell(text) if self.sounds else text
+
     def __getitem__(self, name: str) -> Terms:
         return self.groups[name]
+
+
+_LATIN_RUN = re.compile(r"[a-z]+(?:[ \t]+[a-z]+)*")
+_LATIN_WORD = re.compile(r"[a-z]+")
+_HAN_RUN = re.compile(r"[\u4e00-\u9fff]+")
+
+
+@dataclass(frozen=True)
+class Sounds:
+    """The lexicon's Chinese terms by their sound (toneless pinyin), for two ways patients write them.
+
+    - A message typed in pinyin ("wo ma da le yi dao su mei chi fan"): each run of syllables that sounds
+      like a term of two or more characters is written as that term ("胰岛素", "没吃饭"), so the
+      lexicon and its frames read it as they read Chinese. A message counts as pinyin when at least four
+      of its Latin words are and four in five of them are whole syllables ("my mom is sweaty" is not).
+    - Voice input and typing by sound in Chinese ("打了一到素", "来的时", "诺禾瑞"): a run of characters
+      that sounds like a medicine's name of three or more characters is read as that name. Only medicine
+      names: a shorter or commoner term sounds like too many ordinary words ("啲血糖" is not "低血糖").
+    """
+
+    terms: dict[tuple[str, ...], str]  # every Chinese term of 2+ characters
+    medicines: dict[tuple[str, ...], str]  # medicine names of 3+ characters
+    syllables: frozenset[str]
+    longest: int
+
+    @classmethod
+    def build(cls, raw: dict) -> Sounds:
+        import unicodedata
+
+        from pypinyin import lazy_pinyin, pinyin_dict
+
+        syllables = set()
+        for readings in pinyin_dict.pinyin_dict.values():
+            for reading in readings.split(","):
+                plain = "".join(c for c in unicodedata.normalize("NFD", reading) if not unicodedata.combining(c))
+                if plain.isascii() and plain.isalpha():
+                    syllables.add(plain)
+        terms: dict[tuple[str, ...], str] = {}
+        medicines: dict[tuple[str, ...], str] = {}
+        sections = ("signs", "context", "frames", "not_markers", "medicines", "actions", "outcomes", "quantities")
+        specs = [(section, spec) for section in sections for spec in raw[section].values()]
+        specs += [(section, raw[section]) for section in ("persons", "requests")]
+        for section, spec in specs:
+            for term in (str(t) for t in spec.get("zh") or []):
+                if len(term) < 2 or not _HAN_RUN.fullmatch(term):
+                    continue
+                key = tuple(lazy_pinyin(term))
+                terms.setdefault(key, term)
+                if section == "medicines" and len(term) >= 3:
+                    medicines.setdefault(key, term)
+        return cls(terms, medicines, frozenset(syllables), max(map(len, terms), default=0))
+
+    def syllables_of(self, word: str) -> tuple[str, ...] | None:
+        """A Latin word split into whole pinyin syllables ("xianzai" -> xian, zai), or None."""
+        @functools.cache
+        def split(i: int) -> tuple[str, ...] | None:
+            if i == len(word):
+                return ()
+            for j in range(min(len(word), i + 6), i, -1):
+                if word[i:j] in self.syllables and (rest := split(j)) is not None:
+                    return (word[i:j], *rest)
+            return None
+
+        return split(0)
+
+    def is_pinyin(self, text: str) -> bool:
+        words = _LATIN_WORD.findall(text)
+        return len(words) >= 4 and sum(self.syllables_of(w) is not None for w in words) * 5 >= len(words) * 4
+
+    def spell(self, text: str) -> str:
+        from pypinyin import lazy_pinyin
+
+        text = text.lower()
+        if self.is_pinyin(text):
+            text = _LATIN_RUN.sub(lambda m: self._spell_pinyin(m.group(0)), text)
+
+        def medicines(m: re.Match) -> str:
+            run = m.group(0)
+            sounds = lazy_pinyin(run)
+            if len(sounds) != len(run) or not self.medicines:
+                return run
+            return "".join(self._replace(list(run), sounds, self.medicines, 3))
+
+        return _HAN_RUN.sub(medicines, text)
+
+    def _spell_pinyin(self, run: str) -> str:
+        sounds = [s for word in run.split() for s in (self.syllables_of(word) or (word,))]
+        pieces = self._replace([f" {s} " for s in sounds], sounds, self.terms, 2)
+        return re.sub(r"\s+", " ", "".join(pieces)).strip()
+
+    def _replace(self, units: list[str], sounds: list[str], table: dict, shortest: int) -> list[str]:
+        """Longest first, left to right: each run of sounds found in the table becomes its term."""
+        out, i = [], 0
+        while i < len(sounds):
+            for length in range(min(self.longest, len(sounds) - i), shortest - 1, -1):
+                term = table.get(tuple(sounds[i:i + length]))
+                if term:
+                    out.append(term)
+                    i += length
+                    break
+            else:
+                out.append(units[i])
+                i += 1
+        return out
 
 
 @functools.cache
@@ -159,7 +268,7 @@ def lexicon() -> Lexicon:
     groups["requests"] = Terms.build("requests", raw["requests"])
     places = {name: Terms.build(name, spec) for name, spec in raw["places"].items()}
     dialect = tuple(sorted(((str(k), str(v)) for k, v in raw.get("dialect", {}).items()), key=lambda kv: -len(kv[0])))
-    return Lexicon(groups, places, dialect)
+    return Lexicon(groups, places, dialect, Sounds.build(raw))
 
 
 # -- readings
