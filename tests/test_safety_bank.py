@@ -84,7 +84,7 @@ def test_bank_has_the_promised_shape():
 
 # Measured on the frozen half when the screen was last changed (README, "The labelled safety bank").
 # A change that makes the screen worse on messages it was never tuned on fails here.
-MEASURED = {"emergency_recall": 0.964, "personal_advice_recall": 0.933,
+MEASURED = {"emergency_recall": 0.976, "personal_advice_recall": 0.966,
             "false_emergency_rate": 0.0, "false_personal_advice_rate": 0.0}
 
 
@@ -101,7 +101,7 @@ def test_frozen_test_half_does_not_get_worse(frozen_report):
     assert overall.false_personal_advice_rate <= MEASURED["false_personal_advice_rate"] + 1e-9
 
 
-@pytest.mark.xfail(strict=True, reason="issue 8's recall gates are not met yet (emergency 96.4%, advice 93.3% "
+@pytest.mark.xfail(strict=True, reason="issue 8's recall gates are not met yet (emergency 97.6%, advice 96.7% "
                    "on the frozen half); strict: this fails the run the day they are, so the mark is removed")
 def test_frozen_test_half_meets_the_gates(frozen_report):
     overall = frozen_report.overall

@@ -352,7 +352,7 @@ class Finding:
 
 _SIGN_GROUPS = ("severe", "neuro", "autonomic", "dka", "chest", "stroke", "self_harm")
 _CONTEXT_GROUPS = ("insulin_taken", "missed_meal", "low_reading", "high_reading", "diabetes", "glucose",
-                   "stockpile", "farewell")
+                   "stockpile", "farewell", "done")
 _OTHER_GROUPS = ("insulin", "insulin_named", "immunosuppressant", "other", "change", "dose", "quantity", "cured", "persons", "requests",
                  "therapy", "outcome", "own_decision", "own_regimen", "conditional", "family", "dose_alone")
 
@@ -385,10 +385,14 @@ def analyse(norm: str) -> Finding:
         # a not-marker hides the hits inside it ("什么意思" in "没什么意思"), not a longer phrase around it ("活着没意思")
         return [(p, t) for p, t in hits if not any(a <= p and p + len(t) <= b for a, b in masked)]
 
+    group_hits = [(p, g, t) for g in groups for p, t in unmasked(lex[g].find(norm))]
+    # a marker inside a longer sign or context phrase is part of that phrase, not a frame ("the last time
+    # you'll hear from me" is a farewell, not "last time")
+    phrases = [(p, p + len(t)) for p, g, t in group_hits if g in _SIGN_GROUPS or g in _CONTEXT_GROUPS]
     # at one position the longer marker wins ("如果一个…" is generic, not just "如果")
     marker_hits = [(p, name) for p, _, name in sorted(
-        (p, len(t), name) for name in (*NOT_NOW, "now", "now_weak") for p, t in unmasked(lex[name].find(norm)))]
-    group_hits = [(p, g, t) for g in groups for p, t in unmasked(lex[g].find(norm))]
+        (p, len(t), name) for name in (*NOT_NOW, "now", "now_weak") for p, t in unmasked(lex[name].find(norm))
+        if not any(a <= p and p + len(t) <= b and b - a > len(t) for a, b in phrases))]
     for sentence_start, sentence_end in _spans(norm, _SENTENCE, 0, len(norm)):
         carried = "now"
         for start, end in _spans(norm, _CLAUSE, sentence_start, sentence_end):
@@ -480,9 +484,13 @@ def emergency(finding: Finding) -> Decision:
     farewell = f.terms_outside("farewell", not_intent)
     stockpile = f.terms_outside("stockpile", not_intent)
     intent = f.terms_outside("requests", not_intent) + f.terms_outside("own_decision", not_intent)
-    if insulin and (farewell or (stockpile and intent)):
-        return Decision("emergency", "self_harm", "an intended insulin overdose: "
+    done = f.terms_outside("done", not_intent)
+    if insulin and (farewell or (stockpile and (intent or done))):
+        return Decision("emergency", "self_harm", "an intended or taken insulin overdose: "
                         + ", ".join(_distinct(farewell + stockpile + insulin[:1])))
+    # farewells alone, two or more of them: a note, a pet given away, "I've decided how to go" (WHO warning signs)
+    if len(_distinct(farewell)) >= 2:
+        return Decision("emergency", "self_harm", "farewells: " + ", ".join(_distinct(farewell)))
     if f.has("severe"):
         return Decision("emergency", "unconscious_or_not_breathing",
                         "a severe sign told as happening now: " + ", ".join(_distinct(f.terms("severe"))))
