@@ -38,6 +38,10 @@ _NOT_A_READING = re.compile(
 _BARE_LOW = re.compile(r"(?<![\d.])([0-3]\.\d)(?!\d|\.\d)")  # "2.4." ends a sentence
 # a number after one of these is another lab value, not a glucose ("ketones 0.9", "C-peptide <0.1", "FK506浓度12")
 _OTHER_LAB = re.compile(r"(keton|酮|c-?peptide|c肽|hba1c|a1c|糖化|tacro|fk506|他克莫司)")
+# a change in glucose, not a level: "drops me (by) about 1 mmol", "lowers it by 2", "降了1个mmol"
+_AMOUNT_BEFORE = re.compile(r"(?:\b(?:drops?|dropped|lowers?|lowered|brings?|brought|falls?|fell|goes down|went down)"
+                            r"(?:\s+(?:me|him|her|it|them|my sugar|his sugar|her sugar))?(?:\s+down)?(?:\s+by)?"
+                            r"(?:\s+(?:about|around|roughly|only|just|like))*\s*|\bby\s+(?:about\s+|around\s+)?|降了|下降了?|降低了?)$")
 _MIN_MMOL = 1.0  # meters show "LO" below about 1.1 mmol/L: a smaller number is not a glucose reading
 
 _SENTENCE = re.compile(r"[。！？!?\n]+|(?<=[a-z0-9)])\.(?:\s+|$)")
@@ -49,7 +53,7 @@ _ZH_DEGREE = "很|特别|非常|有点|有些|好|太|真|超|超级|巨|贼|挺
 _ZH_FILLER = f"(?:{_ZH_DEGREE}|都|也|还|就)?"
 _ZH_DEGREE_ONLY = f"(?:{_ZH_DEGREE})?"  # inside a two-character term ("头好晕", "手超抖") only a degree word
 _NUMBER = "<n>"  # in a lexicon term: any number, in digits or Chinese numerals
-_NUMBER_RE = r"(?:\d+(?:\.\d+)?|[一二两三四五六七八九十百几半]+)"
+_NUMBER_RE = r"(?:\d+(?:\.\d+)?|[一二两三四五六七八九十百几半〇零]+)"
 _DIGITS = "<d>"  # digits only: "12个人" counts people, "一个人" is "alone"
 _WORDS = "<w>"  # in an English term: one or two words ("can't get <w> to wake": "my dad", "him")
 _WORDS_RE = r"[a-z']+(?:\s+[a-z']+)?"
@@ -278,6 +282,8 @@ def glucose_values(norm: str) -> list[tuple[int, float, str]]:
     """(position, value, "mmol" | "mg") for each glucose reading in a normalised text."""
     found: dict[int, tuple[float, str]] = {}
     for m in _UNIT_VALUE.finditer(norm):
+        if _AMOUNT_BEFORE.search(norm, max(0, m.start() - 30), m.start()):
+            continue  # "1 unit drops me about 1 mmol" is a change, not a level
         found[m.start(1)] = (float(m.group(1)), "mg" if m.group(2).startswith("mg") else "mmol")
     for m in _READING_VALUE.finditer(norm):
         if m.start(2) in found:
