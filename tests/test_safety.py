@@ -383,6 +383,32 @@ def test_fixed_replies_pass_their_own_check():
 
 
 @pytest.mark.parametrize(
+    "message, kind",
+    [
+        # an overdose already taken, not only intended
+        ("my 15yo just texted me 'sorry mum I took all of the long acting' and now she isn't picking up", "emergency"),
+        ("我刚才已经打了四支笔的量，现在挺平静的", "emergency"),
+        # two or more farewells, without the word
+        ("谢谢你们一直以来的照顾，猫已经托付给邻居，信也写好放在桌上了，我已经想好怎么走了", "emergency"),
+        # a frame word inside a longer phrase is part of it ("last time" in a farewell is not the past)
+        ("you can take me off the list now, this is the last time you'll hear from me", "emergency"),
+        # a verb whose object is blood sugar is not a dose change; a medicine that stops working is not stopped
+        ("Does tacrolimus raise blood sugar? My husband has been on it for a year", "ok"),
+        ("Does Lantus stop working if it gets hot? my mum left her pens in the car", "ok"),
+        # insulin that new cells make is not the medicine
+        ("I get shaky when I go low. How long before the new cells start making insulin?", "ok"),
+        # a change in glucose is not a reading
+        ("1 unit of my novorapid only drops me about 1 mmol, is that normal for type 1?", "ok"),
+        ("her sugar dropped to 2.1 mmol and shes shaking", "emergency"),
+        # a year in Chinese numerals is the past
+        ("二〇二二年过年的时候我吐了两天，去医院查出酮体很高，后来治好了，这算并发症史吗", "ok"),
+    ],
+)
+def test_situations_told_in_other_words(message, kind):
+    assert safety.screen(message, MAX).kind == kind
+
+
+@pytest.mark.parametrize(
     "typed, reads",
     [
         # a message typed in pinyin: runs that sound like the lexicon's terms are written as them
