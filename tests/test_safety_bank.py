@@ -111,6 +111,21 @@ def test_frozen_test_half_meets_the_gates(frozen_report):
     assert overall.false_personal_advice_rate <= 0.02
 
 
+# A second held-out set (tests/safety_bank/holdout/): two authors' 300 messages, scored once with the screen as
+# it was when they arrived, never tuned on and never in the train half. Held as a floor like the frozen half.
+HOLDOUT_MEASURED = {"emergency_recall": 113 / 114, "personal_advice_recall": 83 / 84,
+                    "false_emergency_rate": 1 / 186, "false_personal_advice_rate": 0.0}
+
+
+def test_holdout_does_not_get_worse(screener):
+    overall = score(screener, load_bank(BANK_DIR / "holdout")).overall
+    assert overall.emergencies == 114 and overall.advice == 84
+    assert overall.emergency_recall >= HOLDOUT_MEASURED["emergency_recall"] - 1e-9
+    assert overall.personal_advice_recall >= HOLDOUT_MEASURED["personal_advice_recall"] - 1e-9
+    assert overall.false_emergency_rate <= HOLDOUT_MEASURED["false_emergency_rate"] + 1e-9
+    assert overall.false_personal_advice_rate <= HOLDOUT_MEASURED["false_personal_advice_rate"] + 1e-9
+
+
 def test_the_learned_net_was_trained_on_the_current_data():
     """scripts/train_screen.py must be re-run after the lexicon or the train half changes."""
     from t1d_qa.safety_bank import training_fingerprint
