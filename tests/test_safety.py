@@ -400,6 +400,9 @@ def test_fixed_replies_pass_their_own_check():
         # a change in glucose is not a reading
         ("1 unit of my novorapid only drops me about 1 mmol, is that normal for type 1?", "ok"),
         ("her sugar dropped to 2.1 mmol and shes shaking", "emergency"),
+        # a fear about some day is not happening now; an app's name is not a sign ("抖音" holds "抖")
+        ("我每天都很焦虑，怕自己哪天就低血糖醒不过来了，干细胞治疗能解决夜间低血糖吗", "ok"),
+        ("干细胞治疗是不是骗人的，我在抖音上看到好多广告", "ok"),
         # a year in Chinese numerals is the past
         ("二〇二二年过年的时候我吐了两天，去医院查出酮体很高，后来治好了，这算并发症史吗", "ok"),
     ],
