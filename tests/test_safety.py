@@ -648,3 +648,20 @@ def test_clinic_texts_must_pass_the_claim_check(session_settings, index):
     bad = dataclasses.replace(session_settings, clinic_contact="上海最好的医院 021-0000")
     with pytest.raises(ConfigError, match="CLINIC_CONTACT"):
         Pipeline(bad, index)
+
+
+@pytest.mark.parametrize("question", [
+    "her doctor wants to lower her tacrolimus, is that something they did in the vertex trial?",
+    "my husband got the islet cells, can he cut down his anti rejection pills now his sugars are good",
+    "我老公做了胰岛移植，他克莫司副作用太大，能不能少吃一点，研究里的人是怎么做的",
+])
+def test_general_evidence_after_a_refusal_answers_its_own_question(pipeline, question):
+    """After the refusal, a library answer's "Yes:" / "No:" answers the library's question. Shown without
+    it, "Yes: everyone takes anti-rejection drugs" read as a yes to lowering them."""
+    answer = pipeline.ask(question)
+    assert answer.kind == "personal_advice", answer.answer
+    evidence = answer.answer.split(replies.text("personal_advice_evidence", answer.language), 1)
+    if len(evidence) == 2:  # evidence was given: it does not open with a yes or no of its own
+        first = evidence[1].strip().splitlines()[0]
+        assert not re.match(r"(yes|no)\b|是的|不是|不能|可以|能", first, re.I), answer.answer
+    _check_common(answer)

@@ -290,6 +290,15 @@ def corpus_on_disk(settings: Settings) -> str | None:
     return _corpus_cache[key]
 
 
+def _under_its_question(draft: Draft) -> str:
+    """General evidence after a refusal answers the library's question, not the patient's: shown under
+    that question, so its "Yes:" or "No:" ("Yes: everyone in the trial takes anti-rejection drugs") cannot
+    read as a yes to "can she lower her tacrolimus?"."""
+    if draft.source != "library" or len(draft.entries) != 1:
+        return draft.text  # several entries are already shown each under its question
+    return f"{draft.entries[0].question}\n{draft.text}"
+
+
 def finish(state: dict, settings: Settings) -> Answer:
     """The reply for the screened and composed state, with the safety text added by code."""
     screen: safety.Screen = state["screen"]
@@ -306,7 +315,7 @@ def finish(state: dict, settings: Settings) -> Answer:
     elif kind == "personal_advice":
         parts.append(replies.text(f"personal_advice_{screen.team or 'diabetes'}", lang))
         if not draft.empty:
-            parts += [replies.text("personal_advice_evidence", lang), draft.text]
+            parts += [replies.text("personal_advice_evidence", lang), _under_its_question(draft)]
             citations = draft.citations
     elif draft.empty:
         kind = "no_answer"
