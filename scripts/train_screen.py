@@ -9,8 +9,10 @@ Data: tests/safety_bank/train/*.yaml (labelled messages) plus every question and
 library (corpus/answers/*.yaml) as ordinary questions. The frozen test half is never read here.
 Features: the packaged model's embedding, the lexicon's findings, and character 1-4-grams (tf-idf) of the
 normalised text. Thresholds: the lowest probability at which 10-fold cross-validation on this data raises at
-most 0.2% false emergencies and 0.5% false advice (never below 0.5). A threshold set at zero false alarms
-in cross-validation follows the one highest-scoring ordinary message, and on authors the net had not seen it
+most 0.2% false emergencies and 0.5% false advice (never below 0.5), counted over the messages the net decides
+for: those the lexicon did not already put in that class. Counted over all messages, the budget followed the
+bank's mix (the emergencies counted in the advice budget), and as five authors joined the thresholds drifted to
+0.61 and 0.63. A threshold set at zero false alarms in cross-validation follows the one highest-scoring ordinary message, and on authors the net had not seen it
 let most of what the lexicon missed through (see tests/safety_bank/README.md).
 """
 
@@ -76,7 +78,15 @@ def fit(X, y: np.ndarray):
     return LogisticRegression(C=C, max_iter=4000, class_weight="balanced").fit(X, y)
 
 
-def thresholds(X, y: np.ndarray) -> tuple[dict[str, float], dict[str, float]]:
+def left_to_the_net(texts: list[str]) -> dict[str, np.ndarray]:
+    """Per class, which messages the net decides for: those the lexicon did not already put in that class.
+
+    The net's false alarms only count there; a message the lexicon already decided cannot be one."""
+    kinds = [safety.screen(text, max(len(text), 1)).kind for text in texts]
+    return {kind: np.array([k != kind for k in kinds]) for kind in CLASSES[:2]}
+
+
+def thresholds(X, y: np.ndarray, open_: dict[str, np.ndarray]) -> tuple[dict[str, float], dict[str, float]]:
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import StratifiedKFold, cross_val_predict
 
@@ -85,11 +95,11 @@ def thresholds(X, y: np.ndarray) -> tuple[dict[str, float], dict[str, float]]:
                               method="predict_proba")
     chosen, recall = {}, {}
     for k, kind in enumerate(CLASSES[:2]):
-        negatives = np.sort(probs[y != k, k])[::-1]
+        negatives = np.sort(probs[(y != k) & open_[kind], k])[::-1]
         allowed = int(FALSE_ALARMS[kind] * len(negatives))
         tau = float(negatives[allowed]) + 1e-3 if len(negatives) > allowed else FLOOR
         chosen[kind] = max(tau, FLOOR)
-        recall[kind] = float((probs[y == k, k] >= chosen[kind]).mean())
+        recall[kind] = float(((probs[:, k] >= chosen[kind]) | ~open_[kind])[y == k].mean())
     return chosen, recall
 
 
@@ -101,8 +111,9 @@ def main(argv: list[str] | None = None) -> int:
     dense, spelling, vectorizer = matrix(texts, embeddings)
     X = stack(dense, spelling)
     print(f"training on {len(texts)} messages: " + ", ".join(f"{c} {int((y == i).sum())}" for i, c in enumerate(CLASSES)))
-    taus, recall = thresholds(X, y)
-    print("cross-validated: " + ", ".join(f"{k} threshold {taus[k]:.3f} recall {recall[k]:.1%}" for k in taus))
+    taus, recall = thresholds(X, y, left_to_the_net(texts))
+    print("cross-validated, with the lexicon: "
+          + ", ".join(f"{k} threshold {taus[k]:.3f} recall {recall[k]:.1%}" for k in taus))
     model = fit(X, y)
     coef = model.coef_.astype(np.float32)
     width = dense.shape[1]

@@ -126,6 +126,16 @@ ZH_CASES = [
     NEAR("我35岁，患1型糖尿病10年，符合试验条件吗？"),
     NEAR("试验中参与者平均每天用多少单位胰岛素？"),
     NEAR("每位患者用多少细胞？"),
+    # fifth session, classes new authors showed: the present after a background about earlier episodes
+    Case("我妈以前也低过几次都没事，可这回喝了果汁半小时了还是迷迷糊糊的，问她啥都答不上来", "emergency"),
+    Case("孩子以前也酮症住过院，这一次又是吐个不停，喘得厉害，嘴里一股烂水果味", "emergency"),
+    # Chinese typed with a space after every word: the spaces part words, so "去年" still frames what follows
+    NEAR("去年 冬天 我 爸 出了 一身 冷汗 手 一直 抖 后来 吃了 糖 好了 想 问 干细胞 能 预防 吗"),
+    Case("我 老公 打了 针 没 吃饭 现在 满头 是 汗 叫 他 也 不 理", "emergency"),
+    # suicide warning signs told without the word
+    Case("我爸最近老说自己是家里的负担，今天把存折和银行卡密码都交给我了，说以后用得着", "emergency", "self_harm"),
+    # a negated change is not a change
+    NEAR("我外公吃的激素会不会让他骨质疏松？就是想了解一下，不打算改药"),
 ]
 
 EN_CASES = [
@@ -231,6 +241,14 @@ EN_CASES = [
     NEAR("Did anyone die in the Vertex trial?"),
     NEAR("I'm 35 and have had T1D for 10 years; am I eligible for these trials?"),
     NEAR("What happens if someone with type 1 diabetes stops insulin?", topic="insulin"),
+    # fifth session, classes new authors showed
+    Case("he has had lows before and always came round with juice, but this time he's had two juices and still "
+         "won't answer me, just staring", "emergency"),
+    Case("my dad gave away his dog last week and now says he has worked out the dose, he has a drawer of insulin",
+         "emergency", "self_harm"),
+    Case("grandad's mouth has gone twisted to one side and he can't talk right, he's type 1", "emergency", "stroke_signs"),
+    NEAR("Does sirolimus cause mouth ulcers? my wife is on it, not changing anything, just want to know"),
+    NEAR("How soon does my daughter's Fiasp start working? her dose is set by her team"),
 ]
 
 CASES = [pytest.param(c, id=f"zh{i}") for i, c in enumerate(ZH_CASES)] + [

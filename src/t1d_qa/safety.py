@@ -153,7 +153,16 @@ def situation_text(text: str) -> str:
     phrases kept as a pause (a clause break)."""
     lexicon = situation.lexicon()
     text = lexicon.by_sound(lexicon.mandarin(unicodedata.normalize("NFKC", text)))
+    if _word_spaced(text):  # "前 几天 晚上 出了 一身 汗": the spaces part words, not phrases
+        return normalize(text)
     return normalize(re.sub(rf"(?<=[{_CJK}]{{2}})\s+(?=[{_CJK}]{{2}})", "，", text))
+
+
+def _word_spaced(text: str) -> bool:
+    """Chinese typed with a space after (nearly) every word: most runs between spaces are 1-3 characters."""
+    runs = re.findall(rf"[{_CJK}]+", text)
+    spaced = re.findall(rf"[{_CJK}]\s+(?=[{_CJK}])", text)
+    return len(spaced) >= 5 and sum(len(r) <= 3 for r in runs) >= 0.8 * len(runs)
 
 
 def screen(question: str, max_chars: int, vector=None) -> Screen:
