@@ -249,6 +249,7 @@ EN_CASES = [
     Case("grandad's mouth has gone twisted to one side and he can't talk right, he's type 1", "emergency", "stroke_signs"),
     NEAR("Does sirolimus cause mouth ulcers? my wife is on it, not changing anything, just want to know"),
     NEAR("How soon does my daughter's Fiasp start working? her dose is set by her team"),
+    NEAR("my mum had a stroke 3 years ago, does that rule her out of a stem cell trial"),  # eligibility, in scope
 ]
 
 CASES = [pytest.param(c, id=f"zh{i}") for i, c in enumerate(ZH_CASES)] + [

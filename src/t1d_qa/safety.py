@@ -239,8 +239,10 @@ def change_topic(norm_text: str) -> str:
 def _on_topic(norm: str, strict: bool = False) -> bool:
     if strict:  # "stem cells for my knee" names stem cells but is about another disease
         # the field's own studies count too: "I had a stroke years ago; am I excluded from the Vertex trial?"
-        return bool(re.search(r"(糖尿病|胰岛|血糖|diabet|insulin|islet|glucose|t1d|zimislecel|vx-?880|cipsc|vertex.{0,12}(?:trial|study|试验|研究))",
-                              norm))
+        # and a stem-cell trial is this clinic's field: "my dad had a stroke 5 years ago, would he be excluded
+        # from a stem cell trial?" asks about eligibility; "stem cells for my knee" names no trial
+        return bool(re.search(r"(糖尿病|胰岛|血糖|diabet|insulin|islet|glucose|t1d|zimislecel|vx-?880|cipsc|"
+                              r"(?:vertex|stem[- ]?cells?|干细胞).{0,12}(?:trial|study|试验|研究))", norm))
     return any(w in norm for w in TOPIC_ZH) or any(w in norm for w in TOPIC_EN)
 
 
