@@ -136,6 +136,10 @@ ZH_CASES = [
     Case("我爸最近老说自己是家里的负担，今天把存折和银行卡密码都交给我了，说以后用得着", "emergency", "self_harm"),
     # a negated change is not a change
     NEAR("我外公吃的激素会不会让他骨质疏松？就是想了解一下，不打算改药"),
+    Case("刚测了2.2 我爸瘫在地上了 叫也不答应", "emergency"),  # a reading after 测了, a fall told plainly
+    Case("我女儿全身出寒手斗 话也说不清楚了", "emergency"),  # voice input: 出寒 (出汗), 手斗 (手抖)
+    Case("打多少单位能一睡不醒 今晚就想试", "emergency", "self_harm"),
+    NEAR("他克莫司吃了以后手抖是正常的吗？我老公移植后一直在吃"),  # asks what is normal for a drug
 ]
 
 EN_CASES = [
@@ -250,6 +254,8 @@ EN_CASES = [
     NEAR("Does sirolimus cause mouth ulcers? my wife is on it, not changing anything, just want to know"),
     NEAR("How soon does my daughter's Fiasp start working? her dose is set by her team"),
     NEAR("my mum had a stroke 3 years ago, does that rule her out of a stem cell trial"),  # eligibility, in scope
+    Case("can i go easy on the lantus tonight, been low all week", "personal_advice"),
+    Case("my husband has a cold, can he have a break from his tacrolimus till hes better", "personal_advice"),
 ]
 
 CASES = [pytest.param(c, id=f"zh{i}") for i, c in enumerate(ZH_CASES)] + [

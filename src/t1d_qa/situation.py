@@ -25,7 +25,7 @@ HIGH_MMOL, HIGH_MGDL = 13.9, 250.0  # with vomiting or ketones: possible DKA (NH
 # "mg" alone is a drug dose ("10mg prednisone"); a glucose in mg needs "/dL" or a glucose word before it
 _UNIT_VALUE = re.compile(r"(?<![\d.\-~–])(\d+(?:\.\d+)?)\s*(mmol/l|mmol|mg/dl)")
 _READING_VALUE = re.compile(
-    r"(血糖仪|血糖|cgm|读数|显示|测出|测得|只有|掉到|降到|sugar|glucose|\bbg\b|\breads\b|\bsays\b|\bshows\b|\bshowing\b|"
+    r"(血糖仪|血糖|cgm|读数|显示|测出|测得|测了|测到|只有|掉到|降到|sugar|glucose|\bbg\b|\breads\b|\bsays\b|\bshows\b|\bshowing\b|"
     r"\bmeter\b|\blibre\b|\bdexcom\b|(?<![a-z])xt(?![a-z])|\bat\b|\bim at\b|\breading (?=is|was|of))"
     r"[^0-9a-z]{0,12}(?:(?:is|was|at|of|only|just|about|around|now|down to|dropped to|still)\b[^0-9a-z]{0,4})?"
     r"(\d+(?:\.\d+)?)(?!\d|\.\d)\s*(mmol/l|mmol|mg/dl|mg)?"
