@@ -9,10 +9,12 @@ Data: tests/safety_bank/train/*.yaml (labelled messages) plus every question and
 library (corpus/answers/*.yaml) as ordinary questions. The frozen test half is never read here.
 Features: the packaged model's embedding, the lexicon's findings, and character 1-4-grams (tf-idf) of the
 normalised text. Thresholds: the lowest probability at which 10-fold cross-validation on this data raises at
-most 0.2% false emergencies and 0.5% false advice (never below 0.5), counted over the messages the net decides
+most 0.5% false emergencies and 0.5% false advice (never below 0.5), counted over the messages the net decides
 for: those the lexicon did not already put in that class. Counted over all messages, the budget followed the
 bank's mix (the emergencies counted in the advice budget), and as five authors joined the thresholds drifted to
-0.61 and 0.63. A threshold set at zero false alarms in cross-validation follows the one highest-scoring ordinary message, and on authors the net had not seen it
+0.61 and 0.63. The emergency budget was 0.2% until the twenty-sixth author; at 0.5% (half the issue's 1% gate)
+the net catches three more of the emergencies the lexicon misses in cross-validation for three more false alarms
+(0.25% instead of 0.19%). A threshold set at zero false alarms in cross-validation follows the one highest-scoring ordinary message, and on authors the net had not seen it
 let most of what the lexicon missed through (see tests/safety_bank/README.md).
 """
 
@@ -36,7 +38,9 @@ from t1d_qa.screen_net import CLASSES, ScreenNet, char_ngrams, features  # noqa:
 
 OUT = ROOT / "src" / "t1d_qa" / "data" / "screen_net.npz"
 C = 4.0  # inverse regularisation of the logistic regression
-FALSE_ALARMS = {"emergency": 0.002, "personal_advice": 0.005}  # allowed in cross-validation, per class
+# allowed in cross-validation, per class: half of issue 8's gate for false emergencies (<= 1%); a missed emergency
+# costs far more than a false one, so the emergency budget is not set tighter than the advice one
+FALSE_ALARMS = {"emergency": 0.005, "personal_advice": 0.005}
 FLOOR = 0.5  # a threshold is never below this: the net only adds to the lexicon
 MAX_NGRAMS = 80_000
 

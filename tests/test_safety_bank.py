@@ -83,11 +83,8 @@ def test_bank_has_the_promised_shape():
 
 
 # Measured on the frozen half when the screen was last changed (README, "The labelled safety bank").
-# A change that makes the screen worse on messages it was never tuned on fails here. Lowered once, on purpose:
-# 0.966 -> 0.950 (one English advice request) when five new authors (A20-A24, 740 messages) joined the train
-# half and the net was retrained; the lexicon alone and the holdout set were unchanged, and leaving the new
-# authors out to keep this number would be choosing training data by the frozen half.
-MEASURED = {"emergency_recall": 0.976, "personal_advice_recall": 0.950,
+# A change that makes the screen worse on messages it was never tuned on fails here.
+MEASURED = {"emergency_recall": 0.976, "personal_advice_recall": 0.966,
             "false_emergency_rate": 0.0, "false_personal_advice_rate": 0.0}
 
 
@@ -104,7 +101,7 @@ def test_frozen_test_half_does_not_get_worse(frozen_report):
     assert overall.false_personal_advice_rate <= MEASURED["false_personal_advice_rate"] + 1e-9
 
 
-@pytest.mark.xfail(strict=True, reason="issue 8's recall gates are not met yet (emergency 97.6%, advice 95.0% "
+@pytest.mark.xfail(strict=True, reason="issue 8's recall gates are not met yet (emergency 97.6%, advice 96.7% "
                    "on the frozen half); strict: this fails the run the day they are, so the mark is removed")
 def test_frozen_test_half_meets_the_gates(frozen_report):
     overall = frozen_report.overall
@@ -114,9 +111,9 @@ def test_frozen_test_half_meets_the_gates(frozen_report):
     assert overall.false_personal_advice_rate <= 0.02
 
 
-# A second held-out set (tests/safety_bank/holdout/): two authors' 300 messages, scored once with the screen as
-# it was when they arrived, never tuned on and never in the train half. Held as a floor like the frozen half.
-HOLDOUT_MEASURED = {"emergency_recall": 113 / 114, "personal_advice_recall": 83 / 84,
+# A second held-out set (tests/safety_bank/holdout/): two authors' 300 messages, never tuned on and never in the
+# train half; first scored when they arrived (83 of 84 advice requests), now as the screen scores them. A floor.
+HOLDOUT_MEASURED = {"emergency_recall": 113 / 114, "personal_advice_recall": 84 / 84,
                     "false_emergency_rate": 1 / 186, "false_personal_advice_rate": 0.0}
 
 

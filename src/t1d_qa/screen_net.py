@@ -8,7 +8,7 @@ the safety bank's train half and the answer library's questions (ordinary questi
 about insulin), never on the frozen test half, and shipped as data/screen_net.npz. It can only add
 a decision the lexicon did not make, and only when the message mentions the body, a medicine or a
 change to one. Its thresholds are chosen by cross-validation on the train half: the lowest at which
-at most 0.2% of non-emergencies (0.5% of non-advice messages) would be raised, counted among the messages
+at most 0.5% of non-emergencies (and of non-advice messages) would be raised, counted among the messages
 the lexicon left to the net.
 """
 
