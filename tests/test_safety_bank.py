@@ -112,8 +112,9 @@ def test_frozen_test_half_meets_the_gates(frozen_report):
 
 
 # A second held-out set (tests/safety_bank/holdout/): two authors' 300 messages, never tuned on and never in the
-# train half; first scored when they arrived (83 of 84 advice requests), now as the screen scores them. A floor.
-HOLDOUT_MEASURED = {"emergency_recall": 113 / 114, "personal_advice_recall": 84 / 84,
+# train half; first scored when they arrived (113 of 114 emergencies, 83 of 84 advice requests), now as the screen
+# scores them. A floor.
+HOLDOUT_MEASURED = {"emergency_recall": 114 / 114, "personal_advice_recall": 84 / 84,
                     "false_emergency_rate": 1 / 186, "false_personal_advice_rate": 0.0}
 
 
