@@ -700,3 +700,24 @@ def test_general_evidence_after_a_refusal_answers_its_own_question(pipeline, que
         first = evidence[1].strip().splitlines()[0]
         assert not re.match(r"(yes|no)\b|是的|不是|不能|可以|能", first, re.I), answer.answer
     _check_common(answer)
+
+
+@pytest.mark.parametrize("question", [
+    "sorry mum, please look after the cat for me",  # a farewell the lexicon alone does not count as enough
+    "猫已经托付给邻居了，你们以后保重",
+])
+def test_a_learned_emergency_with_words_of_self_harm_gets_the_crisis_reply(monkeypatch, question):
+    """The net says "emergency" but not which one; words of self-harm in the message decide the crisis reply
+    (with the crisis line), not the steps for a low."""
+    monkeypatch.setattr(safety, "_learned", lambda finding, vector, text: ("emergency", 0.9))
+    screen = safety.screen(question, MAX, vector=[0.0])
+    assert (screen.kind, screen.rule) == ("emergency", "learned_self_harm"), screen
+    reply = replies.emergency(screen.rule, screen.places, screen.language, "120", "12356")
+    assert "12356" in reply and reply.startswith(replies.text("crisis", screen.language, number="120",
+                                                              crisis_line="12356").splitlines()[0])
+
+
+def test_a_learned_emergency_without_words_of_self_harm_gets_the_emergency_steps(monkeypatch):
+    monkeypatch.setattr(safety, "_learned", lambda finding, vector, text: ("emergency", 0.9))
+    screen = safety.screen("my dad seems off tonight after his shot", MAX, vector=[0.0])
+    assert (screen.kind, screen.rule) == ("emergency", "learned_emergency"), screen

@@ -188,8 +188,11 @@ def screen(question: str, max_chars: int, vector=None) -> Screen:
     decision = situation.emergency(finding)
     learned = _learned(finding, vector, situation_read)
     if not decision.kind and learned[0] == "emergency":
-        decision = situation.Decision("emergency", "learned_emergency", f"learned net, p={learned[1]:.2f}: "
-                                      + ", ".join(situation.signs_and_context(finding)))
+        # the net does not say which emergency; words of self-harm anywhere in the message get the crisis reply
+        harm = [t for g in _SELF_HARM_GROUPS for frame in finding.by_frame.values() for t in frame.get(g, [])]
+        rule = "learned_self_harm" if harm else "learned_emergency"
+        decision = situation.Decision("emergency", rule, f"learned net, p={learned[1]:.2f}: "
+                                      + ", ".join(harm or situation.signs_and_context(finding)))
     if decision.kind:
         return Screen("emergency", decision.rule, language=language, reason=decision.reason,
                       places=frozenset(finding.places))
@@ -224,6 +227,7 @@ def _learned(finding: situation.Finding, vector, text: str) -> tuple[str, float]
     return net.decide(finding, vector, text)
 
 
+_SELF_HARM_GROUPS = ("self_harm", "farewell", "stockpile")
 _CHANGE_GROUPS = ("other", "change", "dose")  # another medicine, or changing or dosing one (even unnamed)
 
 

@@ -454,7 +454,8 @@ def _split(text: str, pattern: re.Pattern) -> list[str]:
 EMERGENCY_RULES = ("self_harm", "unconscious_or_not_breathing", "severe_hypoglycaemia_signs", "chest_pain",
                    "stroke_signs", "low_glucose_value", "diabetic_ketoacidosis_signs")
 ADVICE_RULES = ("cured_question", "individual_dose", "change_own_treatment")
-# the learned net's decisions (safety.screen with the message's embedding): "learned_emergency", "learned_advice"
+# the learned net's decisions (safety.screen with the message's embedding): "learned_emergency",
+# "learned_self_harm" (an emergency by the net in a message with words of self-harm: the crisis reply), "learned_advice"
 
 
 @dataclass(frozen=True)
