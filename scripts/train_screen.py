@@ -14,8 +14,9 @@ for: those the lexicon did not already put in that class. Counted over all messa
 bank's mix (the emergencies counted in the advice budget), and as five authors joined the thresholds drifted to
 0.61 and 0.63. The emergency budget was 0.2% until the twenty-sixth author; at 0.5% (half the issue's 1% gate)
 the net catches three more of the emergencies the lexicon misses in cross-validation for three more false alarms
-(0.25% instead of 0.19%). A threshold set at zero false alarms in cross-validation follows the one highest-scoring ordinary message, and on authors the net had not seen it
-let most of what the lexicon missed through (see tests/safety_bank/README.md).
+(0.25% instead of 0.19%). A threshold set at zero false alarms in cross-validation follows the one
+highest-scoring ordinary message, and on authors the net had not seen it let most of what the lexicon missed
+through (see tests/safety_bank/README.md).
 """
 
 from __future__ import annotations

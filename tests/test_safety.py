@@ -721,3 +721,10 @@ def test_a_learned_emergency_without_words_of_self_harm_gets_the_emergency_steps
     monkeypatch.setattr(safety, "_learned", lambda finding, vector, text: ("emergency", 0.9))
     screen = safety.screen("my dad seems off tonight after his shot", MAX, vector=[0.0])
     assert (screen.kind, screen.rule) == ("emergency", "learned_emergency"), screen
+
+
+def test_a_learned_emergency_with_self_harm_only_in_the_past_gets_the_emergency_steps(monkeypatch):
+    """Self-harm thoughts years ago are history, not the emergency now: the steps for what is happening."""
+    monkeypatch.setattr(safety, "_learned", lambda finding, vector, text: ("emergency", 0.9))
+    screen = safety.screen("前年我有过想不开的念头，现在好多了。我爸打完针脸色不太对", MAX, vector=[0.0])
+    assert (screen.kind, screen.rule) == ("emergency", "learned_emergency"), screen

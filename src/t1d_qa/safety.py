@@ -188,8 +188,8 @@ def screen(question: str, max_chars: int, vector=None) -> Screen:
     decision = situation.emergency(finding)
     learned = _learned(finding, vector, situation_read)
     if not decision.kind and learned[0] == "emergency":
-        # the net does not say which emergency; words of self-harm anywhere in the message get the crisis reply
-        harm = [t for g in _SELF_HARM_GROUPS for frame in finding.by_frame.values() for t in frame.get(g, [])]
+        # the net does not say which emergency; words of self-harm told as now get the crisis reply
+        harm = [t for g in _SELF_HARM_GROUPS for t in finding.terms_outside(g, situation.NOT_INTENT)]
         rule = "learned_self_harm" if harm else "learned_emergency"
         decision = situation.Decision("emergency", rule, f"learned net, p={learned[1]:.2f}: "
                                       + ", ".join(harm or situation.signs_and_context(finding)))

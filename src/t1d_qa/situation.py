@@ -451,6 +451,8 @@ def _split(text: str, pattern: re.Pattern) -> list[str]:
 
 # -- decisions
 
+# frames in which words of self-harm are not intent now ("what if I…" is intent)
+NOT_INTENT = ("past", "generic", "definition", "study", "explain")
 EMERGENCY_RULES = ("self_harm", "unconscious_or_not_breathing", "severe_hypoglycaemia_signs", "chest_pain",
                    "stroke_signs", "low_glucose_value", "diabetic_ketoacidosis_signs")
 ADVICE_RULES = ("cured_question", "individual_dose", "change_own_treatment")
@@ -481,7 +483,7 @@ def emergency(finding: Finding) -> Decision:
     symptoms = f.has("autonomic") or f.has("neuro") or f.has("severe")
     low_with_symptoms = [(v, u) for v, u in f.readings_now if is_low(v, u, with_symptoms=True)]
     high_now = [(v, u) for v, u in f.readings_now if is_high(v, u)]
-    not_intent = ("past", "generic", "definition", "study", "explain")  # "what if I…" is intent
+    not_intent = NOT_INTENT
     self_harm = f.terms_outside("self_harm", not_intent)
     if self_harm:
         return Decision("emergency", "self_harm", "self-harm or suicidal intent: " + ", ".join(_distinct(self_harm)))
