@@ -728,3 +728,12 @@ def test_a_learned_emergency_with_self_harm_only_in_the_past_gets_the_emergency_
     monkeypatch.setattr(safety, "_learned", lambda finding, vector, text: ("emergency", 0.9))
     screen = safety.screen("前年我有过想不开的念头，现在好多了。我爸打完针脸色不太对", MAX, vector=[0.0])
     assert (screen.kind, screen.rule) == ("emergency", "learned_emergency"), screen
+
+
+@pytest.mark.parametrize("question", ["干细胞治疗以后还要打胰岛素吗", "做完干细胞移植还需要打胰岛素吗"])
+def test_still_need_insulin_after_stem_cells_is_answered_with_the_warning(pipeline, question):
+    """A function word ("还要") counted as the question's topic made coverage 0: "my sources don't cover this"."""
+    answer = pipeline.ask(question)
+    assert answer.kind == "answer", answer.answer
+    assert replies.text("insulin_warning", "zh") in answer.answer, answer.answer
+    _check_common(answer)

@@ -35,7 +35,9 @@ _STOP_EN = set(
     "our so that the their them there they this to was were what when where which who why will with "
     "would you your after before about any".split()
 )
-_STOP_ZH = set("的 了 是 吗 呢 吧 啊 我 你 他 她 它 们 能 会 在 和 与 及 或 这 那 有 也 都 就 还 要 对 把 被 让 给 什么 怎么 如何 可以 一个".split())
+_STOP_ZH = set("的 了 是 吗 呢 吧 啊 我 你 他 她 它 们 能 会 在 和 与 及 或 这 那 有 也 都 就 还 要 对 把 被 让 给 什么 怎么 如何 可以 一个 "
+               # the same words as one token ("干细胞治疗以后还要打胰岛素吗" counted 还要 as its topic)
+               "还要 还得 还是 还能 还会 需要 还需要 要不要 是不是 能不能 会不会".split())
 # Words every document shares: they say nothing about whether the corpus covers a question.
 _GENERIC = set(
     "stem cell cells therapy therapies treatment treat diabetes diabetic type insulin islet islets transplant "

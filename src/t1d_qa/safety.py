@@ -98,11 +98,13 @@ INSULIN_CHANGE = Rule(
     zh=(
         r"(停|减|不打|不用|少打|脱离|撤除|摆脱|告别|跳过|断).{0,8}(胰岛素|针)",
         r"胰岛素.{0,8}(停|减量|减少|不打|独立)",
+        r"(还要|还需要|还得|需不需要|要不要|不需要|不用再).{0,3}(打|用)?胰岛素",  # whether insulin is still needed
     ),
     en=(
         r"\b(stop\w*|skip\w*|quit\w*|reduc\w*|cut\w*|halv\w*|lower\w*|come off|coming off|get off|off) .{0,20}\binsulin\b",
         r"\binsulin[- ](free|independen\w*)\b",
         r"\bwithout insulin\b",
+        r"\b(still|no longer|not) need\w* (to (take|use|inject) )?(any )?insulin\b",
     ),
 )
 IMMUNOSUPPRESSANT_CHANGE = Rule(
