@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from t1d_qa.citations import check_citations, markers, support
@@ -123,6 +125,23 @@ def test_without_a_matching_entry_the_extractive_answer_says_so(pipeline, monkey
     monkeypatch.setattr(pipeline.library, "matcher", None)  # as with an empty library
     data = pipeline.ask("How many people in the zimislecel trial no longer needed insulin?").to_dict()
     assert data["kind"] == "answer" and data["source"] == "extractive" and data["entry_id"] is None
+
+
+@pytest.mark.parametrize("question", ["how long did the chinese woman stay off insulin after the chemically made cells",
+                                      "诊所文章说天津那个病人多久不用打胰岛素"])
+def test_the_article_is_quoted_in_its_own_attributed_words(pipeline, monkeypatch, question):
+    """The corpus attributes each of the article's claims in the sentence itself ("The clinic's article says",
+    "诊所文章称"); the answer quotes it as written, never with a second attribution, and never puts the
+    editor's comparisons with the papers in the article's mouth."""
+    monkeypatch.setattr(pipeline.library, "matcher", None)
+    answer = pipeline.ask(question)
+    assert answer.source == "extractive"
+    quotes = [c.quote for c in answer.citations]
+    for sentence in re.split(r"(?<=\])\s*", answer.answer.split("\n\n")[0]):
+        said = re.sub(r"\s*\[\d+\]$", "", sentence).strip()
+        if said:
+            assert any(said in q for q in quotes), said  # the corpus sentence, nothing added
+            assert len(re.findall(r"clinic's article says|诊所文章称|诊所的科普文章称", said)) <= 1, said
 
 
 def test_what_the_sources_lack_is_named_not_replaced_by_nearby_facts(pipeline):

@@ -167,11 +167,6 @@ TEXTS: dict[str, dict[str, str]] = {
         "zh": "我的资料里没有提供关于{focus}的信息，没有能回答这个问题的内容，我不想凭猜测回答。建议您向您的医生或糖尿病医疗团队咨询。",
         "en": "My sources don't give {focus}, and I won't guess. Please ask your doctor or diabetes team.",
     },
-    # Extractive answers quote the clinic's commercial article only as what it says.
-    "article_says": {
-        "zh": "诊所的科普文章称：",
-        "en": "The clinic's article says: ",
-    },
     "focus_related": {
         "zh": "资料中相关的内容是：",
         "en": "What they do say that is related:",

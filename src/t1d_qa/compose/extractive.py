@@ -81,7 +81,7 @@ class ExtractiveComposer:
         for cand in chosen:
             n = numbering.cite(cand.passage.chunk_id, cand.passage.metadata, cand.sentence)
             used.setdefault(cand.passage.chunk_id, []).append(cand.sentence)
-            shown = _attributed(cand, language)
+            shown = cand.display
             parts.append(f"{shown}[{n}]" if language == "zh" else f"{shown} [{n}]")
             pairs.append((shown, cand.passage.chunk_id))
         text = ("" if language == "zh" else " ").join(parts)
@@ -227,13 +227,6 @@ def _intent_sections(question: str) -> re.Pattern | None:
 def _about_another(lexicon: Lexicon, named: set[str], section: str, sentence: str) -> bool:
     about = lexicon.entities_in(normalize(f"{section.split(' > ')[-1]} {sentence}")) - {"article", "general"}
     return bool(about) and not about & named
-
-
-def _attributed(cand: _Candidate, language: str) -> str:
-    """The clinic's article is quoted as what it says, never as fact."""
-    if cand.passage.metadata.get("kind") != "article" or cand.display.startswith(EDITOR_NOTE):
-        return cand.display
-    return replies.text("article_says", language) + cand.display
 
 
 def _lead_with_what_is_asked(question: str, chosen: list[_Candidate]) -> list[_Candidate]:
