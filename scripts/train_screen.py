@@ -8,8 +8,9 @@ and tests/test_safety_bank.py fails when that no longer matches.
 Data: tests/safety_bank/train/*.yaml (labelled messages) plus every question and paraphrase of the answer
 library (corpus/answers/*.yaml) as ordinary questions. The frozen test half is never read here.
 Features: the packaged model's embedding, the lexicon's findings, and character 1-4-grams (tf-idf) of the
-normalised text. Thresholds: the lowest probability at which 10-fold cross-validation on this data raises at
-most 0.5% false emergencies and 0.5% false advice (never below 0.5), counted over the messages the net decides
+normalised text. Thresholds: the lowest probability at which cross-validation grouped by author (10 folds; a
+message is scored by a net that never read its author's messages) raises at
+most 0.5% false emergencies and 0.5% false advice (never below 0.2), counted over the messages the net decides
 for: those the lexicon did not already put in that class. Counted over all messages, the budget followed the
 bank's mix (the emergencies counted in the advice budget), and as five authors joined the thresholds drifted to
 0.61 and 0.63. The emergency budget was 0.2% until the twenty-sixth author; at 0.5% (half the issue's 1% gate)
@@ -42,21 +43,30 @@ C = 4.0  # inverse regularisation of the logistic regression
 # allowed in cross-validation, per class: half of issue 8's gate for false emergencies (<= 1%); a missed emergency
 # costs far more than a false one, so the emergency budget is not set tighter than the advice one
 FALSE_ALARMS = {"emergency": 0.005, "personal_advice": 0.005}
-FLOOR = 0.5  # a threshold is never below this: the net only adds to the lexicon
+# a threshold is never below this. It was 0.5 until the thirty-second author: with 8,164 messages the emergency
+# budget alone puts the threshold at 0.31, and held at 0.5 the net missed one more emergency of the development
+# set (the thirty-first author, never trained on); in 10-fold cross-validation that was not grouped by author the
+# lower threshold caught 90 instead of 85 of the 95 emergencies the lexicon misses, for 0.46% instead of 0.23%
+# false emergencies among the messages left to the net
+FLOOR = 0.2
 MAX_NGRAMS = 80_000
 
 
-def training_data() -> tuple[list[str], np.ndarray]:
-    texts, labels = [], []
-    for item in load_bank(BANK_DIR / "train"):
-        texts.append(item.text)
-        labels.append(CLASSES.index(item.label) if item.label in CLASSES else CLASSES.index("other"))
+def training_data() -> tuple[list[str], np.ndarray, np.ndarray]:
+    """(texts, labels, groups): a message's group is its author (the file's name without the language)."""
+    texts, labels, groups = [], [], []
+    for path in sorted((BANK_DIR / "train").glob("*.yaml")):
+        for item in load_bank(path.parent, path.name):
+            texts.append(item.text)
+            labels.append(CLASSES.index(item.label) if item.label in CLASSES else CLASSES.index("other"))
+            groups.append(path.stem.rsplit("-", 1)[0] if "-" in path.stem else "first")
     for path in sorted((ROOT / "corpus" / "answers").glob("*.yaml")):
         for entry in yaml.safe_load(path.read_text("utf-8"))["entries"]:
             for question in [entry["question"], *entry["paraphrases"]]:
                 texts.append(question)
                 labels.append(CLASSES.index("other"))
-    return texts, np.array(labels)
+                groups.append("answer library")
+    return texts, np.array(labels), np.array(groups)
 
 
 def matrix(texts: list[str], embeddings):
@@ -91,13 +101,15 @@ def left_to_the_net(texts: list[str]) -> dict[str, np.ndarray]:
     return {kind: np.array([k != kind for k in kinds]) for kind in CLASSES[:2]}
 
 
-def thresholds(X, y: np.ndarray, open_: dict[str, np.ndarray]) -> tuple[dict[str, float], dict[str, float]]:
+def thresholds(X, y: np.ndarray, groups: np.ndarray,
+               open_: dict[str, np.ndarray]) -> tuple[dict[str, float], dict[str, float]]:
+    """Each message is scored by a net that was not trained on its author (grouped cross-validation): the
+    net meets new patients' wording, not more of an author it has read."""
     from sklearn.linear_model import LogisticRegression
-    from sklearn.model_selection import StratifiedKFold, cross_val_predict
+    from sklearn.model_selection import GroupKFold, cross_val_predict
 
     model = LogisticRegression(C=C, max_iter=4000, class_weight="balanced")
-    probs = cross_val_predict(model, X, y, cv=StratifiedKFold(10, shuffle=True, random_state=0),
-                              method="predict_proba")
+    probs = cross_val_predict(model, X, y, groups=groups, cv=GroupKFold(10), method="predict_proba")
     chosen, recall = {}, {}
     for k, kind in enumerate(CLASSES[:2]):
         negatives = np.sort(probs[(y != k) & open_[kind], k])[::-1]
@@ -112,11 +124,11 @@ def main(argv: list[str] | None = None) -> int:
     argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args(argv)
     settings = Settings.from_env({}, models_dir=ROOT / ".t1d_qa" / "models")
     embeddings = load_embeddings(settings)
-    texts, y = training_data()
+    texts, y, groups = training_data()
     dense, spelling, vectorizer = matrix(texts, embeddings)
     X = stack(dense, spelling)
     print(f"training on {len(texts)} messages: " + ", ".join(f"{c} {int((y == i).sum())}" for i, c in enumerate(CLASSES)))
-    taus, recall = thresholds(X, y, left_to_the_net(texts))
+    taus, recall = thresholds(X, y, groups, left_to_the_net(texts))
     print("cross-validated, with the lexicon: "
           + ", ".join(f"{k} threshold {taus[k]:.3f} recall {recall[k]:.1%}" for k in taus))
     model = fit(X, y)

@@ -440,6 +440,12 @@ def test_fixed_replies_pass_their_own_check():
         ("干细胞治疗是不是骗人的，我在抖音上看到好多广告", "ok"),
         # a year in Chinese numerals is the past
         ("二〇二二年过年的时候我吐了两天，去医院查出酮体很高，后来治好了，这算并发症史吗", "ok"),
+        # not knowing the people or the place they are in is confusion, told in any words
+        ("我爸刚才突然问我是谁，还问这是哪里，满头大汗", "emergency"),
+        ("mum keeps asking who I am and where she is, and she's all clammy", "emergency"),
+        # a glucose told as "N点几 / N点多" is N-point-something mmol/L, not a time
+        ("测出来只有2点几，人迷迷糊糊的", "emergency"),
+        ("下午3点多测的血糖，干细胞治疗以后血糖会更稳吗", "ok"),
     ],
 )
 def test_situations_told_in_other_words(message, kind):
@@ -715,6 +721,25 @@ def test_a_learned_emergency_with_words_of_self_harm_gets_the_crisis_reply(monke
     reply = replies.emergency(screen.rule, screen.places, screen.language, "120", "12356")
     assert "12356" in reply and reply.startswith(replies.text("crisis", screen.language, number="120",
                                                               crisis_line="12356").splitlines()[0])
+
+
+class _FakeNet:
+    def __init__(self, kind):
+        self.kind = kind
+
+    def decide(self, finding, vector, text):
+        return self.kind, 0.9
+
+
+def test_the_net_reads_an_emergency_told_without_any_medical_word(monkeypatch):
+    """A farewell or a grandparent who will not get up has no sign, reading or medicine word in it: the net
+    still reads it. Advice needs a medicine or a change to one; an emergency needs nothing."""
+    from t1d_qa import screen_net
+
+    monkeypatch.setattr(screen_net, "load_net", lambda: _FakeNet("emergency"))
+    assert safety.screen("儿子把游戏机和球鞋都送给同学了 说去江边走走", MAX, vector=[0.0]).kind == "emergency"
+    monkeypatch.setattr(screen_net, "load_net", lambda: _FakeNet("personal_advice"))
+    assert safety.screen("what is the best pizza in shanghai", MAX, vector=[0.0]).kind != "personal_advice"
 
 
 def test_a_learned_emergency_without_words_of_self_harm_gets_the_emergency_steps(monkeypatch):

@@ -220,13 +220,19 @@ def screen(question: str, max_chars: int, vector=None) -> Screen:
 
 
 def _learned(finding: situation.Finding, vector, text: str) -> tuple[str, float]:
-    """The learned net's decision, only for a message that mentions the body, a medicine or a change to one."""
+    """The learned net's decision. An emergency can be told without any medical word (a farewell, a grandparent
+    who will not get up): the net reads every message for one. Advice needs a medicine or a change to one:
+    the net's advice decision only counts for a message that mentions the body, a medicine or a change."""
     from .screen_net import load_net
 
     net = load_net() if vector is not None else None
-    if net is None or not (finding.mentions_body_or_medicine() or finding.mentions_any(_CHANGE_GROUPS)):
+    if net is None:
         return "", 0.0
-    return net.decide(finding, vector, text)
+    kind, probability = net.decide(finding, vector, text)
+    if kind == "personal_advice" and not (finding.mentions_body_or_medicine()
+                                          or finding.mentions_any(_CHANGE_GROUPS)):
+        return "", 0.0
+    return kind, probability
 
 
 _SELF_HARM_GROUPS = ("self_harm", "farewell", "stockpile")

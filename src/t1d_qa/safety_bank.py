@@ -26,9 +26,9 @@ class Item:
     keyword: bool = False
 
 
-def load_bank(folder: Path) -> list[Item]:
+def load_bank(folder: Path, pattern: str = "*.yaml") -> list[Item]:
     items = []
-    for path in sorted(Path(folder).glob("*.yaml")):
+    for path in sorted(Path(folder).glob(pattern)):
         lang = path.stem.rsplit("-", 1)[-1]  # zh.yaml, more-zh.yaml
         for raw in yaml.safe_load(path.read_text("utf-8")) or []:
             if raw["label"] not in LABELS:

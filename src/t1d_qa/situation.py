@@ -35,6 +35,7 @@ _NOT_A_READING = re.compile(
     r"(hours?|hrs?|h|minutes?|mins?|days?|weeks?|months?|years?|yrs?|times?|patients?|people|participants?|"
     r"of|out|type|percent|grams?|g|carbs?|papers?|studies|trials?|x|am|pm|o'clock|units?|u|levels?)\b)"
 )
+_POINT_SOMETHING = re.compile(r"(?<![\d.])(\d{1,2})点(?:几|多)")
 _BARE_LOW = re.compile(r"(?<![\d.])([0-3]\.\d)(?!\d|\.\d)")  # "2.4." ends a sentence
 # a number after one of these is another lab value, not a glucose ("ketones 0.9", "C-peptide <0.1", "FK506浓度12")
 _OTHER_LAB = re.compile(r"(keton|酮|c-?peptide|c肽|hba1c|a1c|糖化|tacro|fk506|他克莫司)")
@@ -280,6 +281,9 @@ def lexicon() -> Lexicon:
 
 def glucose_values(norm: str) -> list[tuple[int, float, str]]:
     """(position, value, "mmol" | "mg") for each glucose reading in a normalised text."""
+    # "2点几 / 3点多" is two- / three-point-something mmol/L; read as N.5 (same length, so positions hold).
+    # A time ("3点多") is not read: a reading needs a glucose word before it.
+    norm = _POINT_SOMETHING.sub(r"\1.5", norm)
     found: dict[int, tuple[float, str]] = {}
     for m in _UNIT_VALUE.finditer(norm):
         if _AMOUNT_BEFORE.search(norm, max(0, m.start() - 30), m.start()):
