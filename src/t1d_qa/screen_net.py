@@ -7,9 +7,10 @@ and unlisted words count as near what they resemble). It is trained by scripts/t
 the safety bank's train half and the answer library's questions (ordinary questions, many of them
 about insulin), never on the frozen test half, and shipped as data/screen_net.npz. It can only add
 a decision the lexicon did not make: an emergency in any message (one can be told without a medical
-word), an advice request only when the message mentions the body, a medicine or a change to one. Its thresholds are chosen by cross-validation on the train half: the lowest at which
-at most 0.5% of non-emergencies (and of non-advice messages) would be raised, counted among the messages
-the lexicon left to the net.
+word), an advice request only when the message mentions the body, a medicine or a change to one. Its
+thresholds are chosen by cross-validation on the train half, grouped by author: the lowest at which at
+most 0.5% of non-emergencies (and of non-advice messages) would be raised, counted among the messages the
+lexicon left to the net.
 """
 
 from __future__ import annotations

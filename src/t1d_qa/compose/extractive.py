@@ -11,7 +11,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from .. import replies, safety
+from .. import safety
 from ..citations import Citation, Numbering, ngrams, quote_span, with_quotes
 from ..config import Settings
 from ..corpus import language_of
