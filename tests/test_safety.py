@@ -730,6 +730,9 @@ class _FakeNet:
     def decide(self, finding, vector, text):
         return self.kind, 0.9
 
+    def self_harm(self, finding, vector, text):
+        return 0.0
+
 
 def test_the_net_reads_an_emergency_told_without_any_medical_word(monkeypatch):
     """A farewell or a grandparent who will not get up has no sign, reading or medicine word in it: the net
@@ -744,6 +747,7 @@ def test_the_net_reads_an_emergency_told_without_any_medical_word(monkeypatch):
 
 def test_a_learned_emergency_without_words_of_self_harm_gets_the_emergency_steps(monkeypatch):
     monkeypatch.setattr(safety, "_learned", lambda finding, vector, text: ("emergency", 0.9))
+    monkeypatch.setattr(safety, "_learned_self_harm", lambda finding, vector, text: 0.0)  # the head says no
     screen = safety.screen("my dad seems off tonight after his shot", MAX, vector=[0.0])
     assert (screen.kind, screen.rule) == ("emergency", "learned_emergency"), screen
 
@@ -751,6 +755,7 @@ def test_a_learned_emergency_without_words_of_self_harm_gets_the_emergency_steps
 def test_a_learned_emergency_with_self_harm_only_in_the_past_gets_the_emergency_steps(monkeypatch):
     """Self-harm thoughts years ago are history, not the emergency now: the steps for what is happening."""
     monkeypatch.setattr(safety, "_learned", lambda finding, vector, text: ("emergency", 0.9))
+    monkeypatch.setattr(safety, "_learned_self_harm", lambda finding, vector, text: 0.0)  # the head says no
     screen = safety.screen("前年我有过想不开的念头，现在好多了。我爸打完针脸色不太对", MAX, vector=[0.0])
     assert (screen.kind, screen.rule) == ("emergency", "learned_emergency"), screen
 

@@ -190,9 +190,10 @@ def screen(question: str, max_chars: int, vector=None) -> Screen:
     decision = situation.emergency(finding)
     learned = _learned(finding, vector, situation_read)
     if not decision.kind and learned[0] == "emergency":
-        # the net does not say which emergency; words of self-harm told as now get the crisis reply
+        # which emergency: words of self-harm told as now, or the net's self-harm head, get the crisis reply
         harm = [t for g in _SELF_HARM_GROUPS for t in finding.terms_outside(g, situation.NOT_INTENT)]
-        rule = "learned_self_harm" if harm else "learned_emergency"
+        said = harm or _learned_self_harm(finding, vector, situation_read) >= 0.5
+        rule = "learned_self_harm" if said else "learned_emergency"
         decision = situation.Decision("emergency", rule, f"learned net, p={learned[1]:.2f}: "
                                       + ", ".join(harm or situation.signs_and_context(finding)))
     if decision.kind:
@@ -233,6 +234,13 @@ def _learned(finding: situation.Finding, vector, text: str) -> tuple[str, float]
                                           or finding.mentions_any(_CHANGE_GROUPS)):
         return "", 0.0
     return kind, probability
+
+
+def _learned_self_harm(finding: situation.Finding, vector, text: str) -> float:
+    from .screen_net import load_net
+
+    net = load_net()
+    return net.self_harm(finding, vector, text) if net is not None else 0.0
 
 
 _SELF_HARM_GROUPS = ("self_harm", "farewell", "stockpile")

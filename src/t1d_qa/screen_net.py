@@ -10,7 +10,8 @@ a decision the lexicon did not make: an emergency in any message (one can be tol
 word), an advice request only when the message mentions the body, a medicine or a change to one. Its
 thresholds are chosen by cross-validation on the train half, grouped by author: the lowest at which at
 most 0.5% of non-emergencies (and of non-advice messages) would be raised, counted among the messages the
-lexicon left to the net.
+lexicon left to the net. A second head, trained on the bank's emergencies only, says whether an emergency
+the net found is self-harm (the crisis reply) or not (the emergency steps).
 """
 
 from __future__ import annotations
@@ -85,17 +86,32 @@ class ScreenNet:
     thresholds: dict[str, float]
     model: str  # the embedding model the weights were trained with
     fingerprint: str = ""  # safety_bank.training_fingerprint() of the data it was trained on
+    # which emergency: a second logistic regression, trained on the bank's emergencies only, self-harm or not
+    harm_coef: np.ndarray | None = None  # (1, dense features)
+    harm_spelling_coef: np.ndarray | None = None  # (1, n-grams)
+    harm_intercept: np.ndarray | None = None  # (1,)
 
     @functools.cached_property
     def vocabulary(self) -> dict[str, int]:
         return {gram: i for i, gram in enumerate(self.ngrams)}
 
+    def _logits(self, coef, spelling_coef, intercept, finding: Finding, vector, text: str) -> np.ndarray:
+        indices, values = spelling_vector(text, self.vocabulary, self.idf)
+        return coef @ features(finding, vector) + spelling_coef[:, indices] @ values + intercept
+
     def probabilities(self, finding: Finding, vector, text: str) -> dict[str, float]:
         """text: the normalised message the finding was made from (safety.situation_text)."""
-        indices, values = spelling_vector(text, self.vocabulary, self.idf)
-        logits = self.coef @ features(finding, vector) + self.spelling_coef[:, indices] @ values + self.intercept
+        logits = self._logits(self.coef, self.spelling_coef, self.intercept, finding, vector, text)
         exp = np.exp(logits - logits.max())
         return dict(zip(CLASSES, (exp / exp.sum()).tolist()))
+
+    def self_harm(self, finding: Finding, vector, text: str) -> float:
+        """For a message the net reads as an emergency: the probability that it is self-harm or suicidal intent
+        (the crisis reply), not a low, DKA, chest pain or a stroke (the emergency steps)."""
+        if self.harm_coef is None:
+            return 0.0
+        logit = self._logits(self.harm_coef, self.harm_spelling_coef, self.harm_intercept, finding, vector, text)
+        return float(1.0 / (1.0 + np.exp(-logit[0])))
 
     def decide(self, finding: Finding, vector, text: str) -> tuple[str, float]:
         """("emergency" | "personal_advice" | "", probability) when a class passes its threshold."""
@@ -109,7 +125,8 @@ class ScreenNet:
         np.savez_compressed(
             path, coef=self.coef, spelling_coef=self.spelling_coef, intercept=self.intercept,
             ngrams=np.array(self.ngrams), idf=self.idf, model=np.array(self.model),
-            fingerprint=np.array(self.fingerprint),
+            fingerprint=np.array(self.fingerprint), harm_coef=self.harm_coef,
+            harm_spelling_coef=self.harm_spelling_coef, harm_intercept=self.harm_intercept,
             thresholds=np.array([self.thresholds["emergency"], self.thresholds["personal_advice"]]))
 
 
@@ -120,9 +137,10 @@ def load_net() -> ScreenNet | None:
     if not ref.is_file():
         return None
     with resources.as_file(ref) as path, np.load(path) as data:
-        if "spelling_coef" not in data:
-            return None  # weights from before the spelling view: retrain (scripts/train_screen.py)
+        if "harm_coef" not in data:
+            return None  # weights from before the self-harm head: retrain (scripts/train_screen.py)
         emergency, advice = data["thresholds"].tolist()
         return ScreenNet(data["coef"], data["spelling_coef"], data["intercept"], tuple(data["ngrams"].tolist()),
                          data["idf"], {"emergency": emergency, "personal_advice": advice},
-                         str(data["model"]), str(data["fingerprint"]))
+                         str(data["model"]), str(data["fingerprint"]), data["harm_coef"],
+                         data["harm_spelling_coef"], data["harm_intercept"])
