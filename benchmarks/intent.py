@@ -3,6 +3,8 @@
 A fixed quarter of each entry's paraphrases (matcher.holdout) is kept out of training; the
 matcher trained on the rest must find their entry. Precision = right / matched, recall =
 right / all held out. MIN_CONFIDENCE in compose/matcher.py is chosen from this table.
+Then the held-out author's questions (tests/question_bank/, never trained on), scored by the
+matcher the app uses: precision, recall, and how often a question no entry answers is matched.
 Usage: python benchmarks/intent.py [--confusions]
 """
 
@@ -10,11 +12,12 @@ from __future__ import annotations
 
 import argparse
 import time
+from pathlib import Path
 
 from t1d_qa.compose import matcher
 from t1d_qa.config import Settings
 from t1d_qa.embeddings import load_embeddings
-from t1d_qa.library import load_library
+from t1d_qa.library import load_asked, load_library
 
 THRESHOLDS = (0.0, 0.2, 0.3, 0.4, 0.5, 0.55, 0.6, 0.7)
 
@@ -35,6 +38,13 @@ def main() -> None:
     for t, s in scores.items():
         mark = "  <- MIN_CONFIDENCE" if t == matcher.MIN_CONFIDENCE else ""
         print(f"{t:>9.2f}  {s['answered']:>7}  {s['correct']:>7}  {s['precision']:>9.3f}  {s['recall']:>6.3f}{mark}")
+    bank, problems = load_asked(Path(__file__).resolve().parents[1] / "tests" / "question_bank", library.entries)
+    if bank and not problems:
+        trained = matcher.Matcher.train(library, encode)
+        for lang in ("zh", "en"):
+            r = matcher.asked_scores(trained, [q for q in bank if q.lang == lang], encode)
+            print(f"held-out author ({lang}): {r['questions']} questions, precision {r['precision']:.3f}, "
+                  f"recall {r['recall']:.3f}; {r['none']} no entry answers, {r['false_matches']:.1%} matched anyway")
     if args.confusions:
         for p, want, got, conf in matcher.confusions(library, encode):
             print(f"  {want:>28} -> {got:<28} {conf:.2f}  {p}")

@@ -36,7 +36,7 @@ from t1d_qa import safety, situation  # noqa: E402
 from t1d_qa.config import Settings  # noqa: E402
 from t1d_qa.embeddings import load_embeddings  # noqa: E402
 from t1d_qa.safety_bank import BANK_DIR, load_bank, training_fingerprint  # noqa: E402
-from t1d_qa.screen_net import CLASSES, ScreenNet, char_ngrams, features  # noqa: E402
+from t1d_qa.screen_net import CLASSES, EMERGENCY_KINDS, ScreenNet, char_ngrams, features  # noqa: E402
 
 OUT = ROOT / "src" / "t1d_qa" / "data" / "screen_net.npz"
 C = 4.0  # inverse regularisation of the logistic regression
@@ -49,27 +49,30 @@ FALSE_ALARMS = {"emergency": 0.005, "personal_advice": 0.005}
 # lower threshold caught 90 instead of 85 of the 95 emergencies the lexicon misses, for 0.46% instead of 0.23%
 # false emergencies among the messages left to the net
 FLOOR = 0.2
+# the bank's emergency types, by the reply they need (screen_net.EMERGENCY_KINDS)
+_KIND_OF_TYPE = {"hypo": "low_or_dka", "dka": "low_or_dka", "chest_stroke": "chest_stroke", "self_harm": "self_harm"}
 MAX_NGRAMS = 80_000
 
 
 def training_data() -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray]:
-    """(texts, labels, groups, self-harm): a message's group is its author (the file's name without the
-    language); self-harm marks the emergencies of type self_harm."""
-    texts, labels, groups, harm = [], [], [], []
+    """(texts, labels, groups, emergency kinds): a message's group is its author (the file's name without the
+    language); an emergency's kind is its index in EMERGENCY_KINDS (-1 for other messages)."""
+    texts, labels, groups, kinds = [], [], [], []
     for path in sorted((BANK_DIR / "train").glob("*.yaml")):
         for item in load_bank(path.parent, path.name):
             texts.append(item.text)
             labels.append(CLASSES.index(item.label) if item.label in CLASSES else CLASSES.index("other"))
             groups.append(path.stem.rsplit("-", 1)[0] if "-" in path.stem else "first")
-            harm.append(item.label == "emergency" and item.type == "self_harm")
+            kinds.append(EMERGENCY_KINDS.index(_KIND_OF_TYPE.get(item.type, "low_or_dka"))
+                         if item.label == "emergency" else -1)
     for path in sorted((ROOT / "corpus" / "answers").glob("*.yaml")):
         for entry in yaml.safe_load(path.read_text("utf-8"))["entries"]:
             for question in [entry["question"], *entry["paraphrases"]]:
                 texts.append(question)
                 labels.append(CLASSES.index("other"))
                 groups.append("answer library")
-                harm.append(False)
-    return texts, np.array(labels), np.array(groups), np.array(harm)
+                kinds.append(-1)
+    return texts, np.array(labels), np.array(groups), np.array(kinds)
 
 
 def matrix(texts: list[str], embeddings):
@@ -123,23 +126,23 @@ def thresholds(X, y: np.ndarray, groups: np.ndarray,
     return chosen, recall
 
 
-def harm_report(X, harm: np.ndarray, groups: np.ndarray) -> str:
-    """Which emergency the net calls self-harm, each scored by a head that never read its author."""
+def kind_report(X, kinds: np.ndarray, groups: np.ndarray) -> str:
+    """How often the type head names the emergency's kind, each scored by a head that never read its author."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import GroupKFold, cross_val_predict
 
-    probs = cross_val_predict(LogisticRegression(C=C, max_iter=4000, class_weight="balanced"), X, harm,
-                              groups=groups, cv=GroupKFold(10), method="predict_proba")[:, 1]
-    said = probs >= 0.5
-    return (f"{int((said & harm).sum())} of {int(harm.sum())} self-harm emergencies get the crisis reply, "
-            f"{int((said & ~harm).sum())} of {int((~harm).sum())} other emergencies do")
+    said = cross_val_predict(LogisticRegression(C=C, max_iter=4000, class_weight="balanced"), X, kinds,
+                             groups=groups, cv=GroupKFold(10))
+    return ", ".join(f"{name} {int(((said == k) & (kinds == k)).sum())} of {int((kinds == k).sum())}"
+                     + f" (and {int(((said == k) & (kinds != k)).sum())} others)"
+                     for k, name in enumerate(EMERGENCY_KINDS))
 
 
 def main(argv: list[str] | None = None) -> int:
     argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args(argv)
     settings = Settings.from_env({}, models_dir=ROOT / ".t1d_qa" / "models")
     embeddings = load_embeddings(settings)
-    texts, y, groups, harm = training_data()
+    texts, y, groups, kinds = training_data()
     dense, spelling, vectorizer = matrix(texts, embeddings)
     X = stack(dense, spelling)
     print(f"training on {len(texts)} messages: " + ", ".join(f"{c} {int((y == i).sum())}" for i, c in enumerate(CLASSES)))
@@ -150,13 +153,13 @@ def main(argv: list[str] | None = None) -> int:
     coef = model.coef_.astype(np.float32)
     width = dense.shape[1]
     emergencies = y == CLASSES.index("emergency")
-    print("self-harm head, cross-validated on the emergencies: " + harm_report(X[emergencies], harm[emergencies],
-                                                                               groups[emergencies]))
-    head = fit(X[emergencies], harm[emergencies])
-    harm_coef = head.coef_.astype(np.float32)
+    print("emergency-type head, cross-validated on the emergencies: "
+          + kind_report(X[emergencies], kinds[emergencies], groups[emergencies]))
+    head = fit(X[emergencies], kinds[emergencies])
+    kind_coef = head.coef_.astype(np.float32)
     net = ScreenNet(coef[:, :width], coef[:, width:], model.intercept_.astype(np.float32),
                     tuple(vectorizer.get_feature_names_out().tolist()), vectorizer.idf_.astype(np.float32), taus,
-                    settings.embedding_model, training_fingerprint(), harm_coef[:, :width], harm_coef[:, width:],
+                    settings.embedding_model, training_fingerprint(), kind_coef[:, :width], kind_coef[:, width:],
                     head.intercept_.astype(np.float32))
     net.save(OUT)
     print(f"wrote {OUT.relative_to(ROOT)}")

@@ -147,6 +147,38 @@ def test_check_command_prints_problems_and_fails(tmp_path, capsys):
     assert "1 entries" in capsys.readouterr().out
 
 
+def test_asked_questions_load_and_a_bad_one_is_named(tmp_path):
+    corpus = write_library(tmp_path, [entry()])
+    (corpus / "answers" / "asked").mkdir()
+    (corpus / "answers" / "asked" / "en-x.yaml").write_text(yaml.safe_dump({"lang": "en", "questions": [
+        {"id": "zimislecel-results", "text": "so did the vertex cells work or not"},
+        {"id": "zimislecel-price", "text": "how much is vx880"},
+        {"id": "none", "text": "does the trial pay for my hotel"},
+        {"id": "zimislecel-results"},
+    ]}), encoding="utf-8")
+    problems = library.check(corpus)
+    assert len(problems) == 2, problems
+    assert "en-x.yaml: question 2 names 'zimislecel-price'" in problems[0]
+    assert "en-x.yaml: question 4 has no text" in problems[1]
+    lib = library.load_library(corpus, strict=False)
+    assert [(q.entry_id, q.text) for q in lib.asked] == [("zimislecel-results", "so did the vertex cells work or not"),
+                                                         ("none", "does the trial pay for my hotel")]
+    from t1d_qa.compose.matcher import training_texts
+
+    texts = [t for t, _ in training_texts(lib, held_out=False)]
+    assert "so did the vertex cells work or not" in texts  # trained on, with its entry
+    assert "does the trial pay for my hotel" not in texts  # no entry answers it: not a training example
+
+
+def test_an_asked_file_that_is_not_a_mapping_is_an_error(tmp_path):
+    corpus = write_library(tmp_path, [entry()])
+    (corpus / "answers" / "asked").mkdir()
+    (corpus / "answers" / "asked" / "en.yaml").write_text("- just a list\n", encoding="utf-8")
+    assert any("must be a mapping with lang" in p for p in library.check(corpus))
+    with pytest.raises(library.LibraryError):
+        library.load_library(corpus)
+
+
 def test_unclean_finds_what_a_patient_should_not_read():
     assert library.unclean("10 of 12 people stopped insulin [1].") == []
     assert library.unclean("（来源：Reichman等，N Engl J Med 2025；[1]")  # unclosed bracket
@@ -167,9 +199,9 @@ def test_a_cite_phrase_beats_scattered_words():
 # -- matching a question to an entry (compose/matcher.py)
 
 MODELS = ROOT / ".t1d_qa" / "models"
-# Measured with benchmarks/intent.py on the library of 2026-11-30 (220 entries, 332 held-out
-# paraphrases): precision 0.982, recall 0.485 at MIN_CONFIDENCE 0.55 (issue 10's gate: precision
-# >= 0.98; README, "Answers").
+# Measured with benchmarks/intent.py on the library of 2026-11-30 (224 entries, 342 held-out
+# paraphrases, trained with the asked questions): precision 0.984, recall 0.541 at MIN_CONFIDENCE 0.55
+# (issue 10's gate: precision >= 0.98; README, "Answers").
 PRECISION_FLOOR = 0.98
 RECALL_FLOOR = 0.48
 
@@ -319,6 +351,26 @@ def test_the_matcher_is_precise_on_held_out_paraphrases(embeddings):
     scores = matcher.holdout_scores(lib, encode)[matcher.MIN_CONFIDENCE]
     assert scores["precision"] >= PRECISION_FLOOR, scores
     assert scores["recall"] >= RECALL_FLOOR, scores
+
+
+# Another author's questions (tests/question_bank/, 444 an entry answers and 60 none does), written from the
+# entries' questions and answers only and never trained on. Measured with benchmarks/intent.py (2026-11-30):
+# before the first author's questions joined the training data, precision 0.960, recall 0.595, 15% of the
+# unanswerable matched anyway; after, precision 0.977, recall 0.673, 15%. Floors a little under the second.
+ASKED_FLOORS = {"precision": 0.96, "recall": 0.65, "false_matches": 0.20}
+
+
+def test_the_matcher_on_a_held_out_authors_questions(trained):
+    from t1d_qa.compose import matcher
+
+    m, embeddings = trained
+    bank, problems = library.load_asked(ROOT / "tests" / "question_bank", m.library.entries)
+    assert not problems and len(bank) >= 400
+    encode = matcher.cached_encoder(embeddings, MODELS / "library" / "question-vectors.npz")
+    scores = matcher.asked_scores(m, bank, encode)
+    assert scores["precision"] >= ASKED_FLOORS["precision"], scores
+    assert scores["recall"] >= ASKED_FLOORS["recall"], scores
+    assert scores["false_matches"] <= ASKED_FLOORS["false_matches"], scores
 
 
 # -- the eval's patient checks (evaluation.py), on small answer dicts

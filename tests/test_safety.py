@@ -730,8 +730,8 @@ class _FakeNet:
     def decide(self, finding, vector, text):
         return self.kind, 0.9
 
-    def self_harm(self, finding, vector, text):
-        return 0.0
+    def emergency_kind(self, finding, vector, text):
+        return {"low_or_dka": 1.0, "chest_stroke": 0.0, "self_harm": 0.0}
 
 
 def test_the_net_reads_an_emergency_told_without_any_medical_word(monkeypatch):
@@ -747,15 +747,31 @@ def test_the_net_reads_an_emergency_told_without_any_medical_word(monkeypatch):
 
 def test_a_learned_emergency_without_words_of_self_harm_gets_the_emergency_steps(monkeypatch):
     monkeypatch.setattr(safety, "_learned", lambda finding, vector, text: ("emergency", 0.9))
-    monkeypatch.setattr(safety, "_learned_self_harm", lambda finding, vector, text: 0.0)  # the head says no
+    monkeypatch.setattr(safety, "_learned_emergency_kind", lambda finding, vector, text: "low_or_dka")  # the head
     screen = safety.screen("my dad seems off tonight after his shot", MAX, vector=[0.0])
     assert (screen.kind, screen.rule) == ("emergency", "learned_emergency"), screen
+
+
+@pytest.mark.parametrize("kind, rule, reply", [
+    ("chest_stroke", "learned_chest_stroke", "emergency_general"),
+    ("self_harm", "learned_self_harm", "crisis"),
+    ("low_or_dka", "learned_emergency", "emergency"),
+])
+def test_the_type_head_picks_the_reply_of_a_learned_emergency(monkeypatch, kind, rule, reply):
+    """Chest pain or a stroke the lexicon missed gets "call and stay", not sugar by mouth or the crisis reply."""
+    monkeypatch.setattr(safety, "_learned", lambda finding, vector, text: ("emergency", 0.9))
+    monkeypatch.setattr(safety, "_learned_emergency_kind", lambda finding, vector, text: kind)
+    screen = safety.screen("my dad seems off tonight", MAX, vector=[0.0])
+    assert (screen.kind, screen.rule) == ("emergency", rule), screen
+    got = replies.emergency(screen.rule, screen.places, "en", "120", "12356")
+    first, _, steps = replies.text(reply, "en", number="120", crisis_line="12356").partition("\n")
+    assert got.startswith(first) and steps in got
 
 
 def test_a_learned_emergency_with_self_harm_only_in_the_past_gets_the_emergency_steps(monkeypatch):
     """Self-harm thoughts years ago are history, not the emergency now: the steps for what is happening."""
     monkeypatch.setattr(safety, "_learned", lambda finding, vector, text: ("emergency", 0.9))
-    monkeypatch.setattr(safety, "_learned_self_harm", lambda finding, vector, text: 0.0)  # the head says no
+    monkeypatch.setattr(safety, "_learned_emergency_kind", lambda finding, vector, text: "low_or_dka")  # the head
     screen = safety.screen("前年我有过想不开的念头，现在好多了。我爸打完针脸色不太对", MAX, vector=[0.0])
     assert (screen.kind, screen.rule) == ("emergency", "learned_emergency"), screen
 

@@ -85,8 +85,19 @@ class Entry:
 
 
 @dataclass(frozen=True)
+class Asked:
+    """A question as a patient asked it (corpus/answers/asked/): which entry answers it, or none."""
+
+    text: str
+    entry_id: str  # an entry's id, or "none": on the topic, but no entry answers it
+    lang: str
+    path: Path
+
+
+@dataclass(frozen=True)
 class Library:
     entries: tuple[Entry, ...] = ()
+    asked: tuple[Asked, ...] = ()  # patients' questions labelled with their entry: the matcher trains on them too
 
     def get(self, entry_id: str, lang: str) -> Entry | None:
         return next((e for e in self.entries if e.id == entry_id and e.lang == lang), None)
@@ -188,17 +199,46 @@ def load_library(corpus_dir: Path, docs: list[Document] | None = None, strict: b
     strict=False (answering, not indexing) keeps the entries that verify and logs the problems.
     """
     entries, problems = _load(Path(corpus_dir), docs)
+    asked, trouble = load_asked(library_dir(Path(corpus_dir)) / "asked", entries)
+    problems += trouble
     if problems and not strict:
         log.warning("answer library: %d problem(s), first: %s; run `t1d-qa index`", len(problems), problems[0])
-        return Library(tuple(entries))
+        return Library(tuple(entries), tuple(asked))
     if problems:
         raise LibraryError(f"the answer library has {len(problems)} problem(s):\n  " + "\n  ".join(problems))
-    return Library(tuple(entries))
+    return Library(tuple(entries), tuple(asked))
 
 
 def check(corpus_dir: Path, docs: list[Document] | None = None) -> list[str]:
     """Every problem of the library, one line each (empty when it verifies)."""
-    return _load(Path(corpus_dir), docs)[1]
+    entries, problems = _load(Path(corpus_dir), docs)
+    return problems + load_asked(library_dir(Path(corpus_dir)) / "asked", entries)[1]
+
+
+def load_asked(folder: Path, entries: list[Entry] | tuple[Entry, ...]) -> tuple[list[Asked], list[str]]:
+    """The labelled questions of folder/*.yaml (format: docs/answer-library.md, "Asked questions"), and every
+    problem: a file that is not a mapping with lang and questions, an item without text, an unknown entry id."""
+    asked, problems = [], []
+    ids = {(e.id, e.lang) for e in entries}
+    for path in sorted(Path(folder).glob("*.yaml")) if Path(folder).is_dir() else []:
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except (yaml.YAMLError, UnicodeDecodeError) as exc:
+            problems.append(f"{path}: not valid UTF-8 YAML ({exc})")
+            continue
+        if not isinstance(data, dict) or data.get("lang") not in LANGS or not isinstance(data.get("questions"), list):
+            problems.append(f"{path}: must be a mapping with lang ({', '.join(LANGS)}) and a list of questions")
+            continue
+        for n, item in enumerate(data["questions"], 1):
+            text = item.get("text") if isinstance(item, dict) else None
+            entry_id = str(item.get("id", "")) if isinstance(item, dict) else ""
+            if not isinstance(text, str) or not text.strip():
+                problems.append(f"{path}: question {n} has no text")
+            elif entry_id != "none" and (entry_id, data["lang"]) not in ids:
+                problems.append(f"{path}: question {n} names {entry_id!r}, not an entry of the {data['lang']} library")
+            else:
+                asked.append(Asked(text.strip(), entry_id, data["lang"], path))
+    return asked, problems
 
 
 def _load(corpus_dir: Path, docs: list[Document] | None) -> tuple[list[Entry], list[str]]:

@@ -206,7 +206,8 @@ TEXTS: dict[str, dict[str, str]] = {
 def emergency(rule: str, places: frozenset[str] | set[str], language: str, number: str, crisis_line: str) -> str:
     """The fixed emergency reply: which steps by the rule, then the numbers for where the person is."""
     crisis = rule in ("self_harm", "learned_self_harm")
-    key = "crisis" if crisis else "emergency_general" if rule in ("chest_pain", "stroke_signs") else "emergency"
+    key = "crisis" if crisis else "emergency_general" if rule in ("chest_pain", "stroke_signs", "learned_chest_stroke") \
+        else "emergency"
     first, _, steps = text(key, language, number=number, crisis_line=crisis_line).partition("\n")
     named = [p for p in ("hk", "macau", "taiwan") if p in places]
     # the number where the person is comes right after the first line, before any step

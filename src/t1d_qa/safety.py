@@ -190,10 +190,11 @@ def screen(question: str, max_chars: int, vector=None) -> Screen:
     decision = situation.emergency(finding)
     learned = _learned(finding, vector, situation_read)
     if not decision.kind and learned[0] == "emergency":
-        # which emergency: words of self-harm told as now, or the net's self-harm head, get the crisis reply
+        # which emergency: words of self-harm get the crisis reply; otherwise the net's emergency-type head says
+        # (a low or DKA: the steps; chest pain or a stroke: call and stay; self-harm: the crisis reply)
         harm = [t for g in _SELF_HARM_GROUPS for t in finding.terms_outside(g, situation.NOT_INTENT)]
-        said = harm or _learned_self_harm(finding, vector, situation_read) >= 0.5
-        rule = "learned_self_harm" if said else "learned_emergency"
+        kind = "self_harm" if harm else _learned_emergency_kind(finding, vector, situation_read)
+        rule = {"self_harm": "learned_self_harm", "chest_stroke": "learned_chest_stroke"}.get(kind, "learned_emergency")
         decision = situation.Decision("emergency", rule, f"learned net, p={learned[1]:.2f}: "
                                       + ", ".join(harm or situation.signs_and_context(finding)))
     if decision.kind:
@@ -236,11 +237,15 @@ def _learned(finding: situation.Finding, vector, text: str) -> tuple[str, float]
     return kind, probability
 
 
-def _learned_self_harm(finding: situation.Finding, vector, text: str) -> float:
+def _learned_emergency_kind(finding: situation.Finding, vector, text: str) -> str:
+    """Which emergency the net's type head reads: "low_or_dka", "chest_stroke" or "self_harm"."""
     from .screen_net import load_net
 
     net = load_net()
-    return net.self_harm(finding, vector, text) if net is not None else 0.0
+    if net is None:
+        return "low_or_dka"
+    probs = net.emergency_kind(finding, vector, text)
+    return max(probs, key=probs.get)
 
 
 _SELF_HARM_GROUPS = ("self_harm", "farewell", "stockpile")

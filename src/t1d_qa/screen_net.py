@@ -10,8 +10,9 @@ a decision the lexicon did not make: an emergency in any message (one can be tol
 word), an advice request only when the message mentions the body, a medicine or a change to one. Its
 thresholds are chosen by cross-validation on the train half, grouped by author: the lowest at which at
 most 0.5% of non-emergencies (and of non-advice messages) would be raised, counted among the messages the
-lexicon left to the net. A second head, trained on the bank's emergencies only, says whether an emergency
-the net found is self-harm (the crisis reply) or not (the emergency steps).
+lexicon left to the net. A second head, trained on the bank's emergencies only, says which emergency the net
+found: a low or DKA (the emergency steps), chest pain or a stroke (call and stay: no sugar by mouth), or
+self-harm (the crisis reply).
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ from .situation import Finding
 NGRAMS = (1, 4)  # character n-gram lengths, inside words
 
 CLASSES = ("emergency", "personal_advice", "other")
+# which emergency, by the reply it needs (the bank's emergency types hypo and dka share the steps for a low or DKA)
+EMERGENCY_KINDS = ("low_or_dka", "chest_stroke", "self_harm")
 _GROUPS = (
     "severe", "neuro", "autonomic", "dka", "chest", "stroke", "self_harm", "insulin_taken", "missed_meal",
     "low_reading", "high_reading", "diabetes", "insulin", "insulin_named", "immunosuppressant", "other", "change",
@@ -86,10 +89,10 @@ class ScreenNet:
     thresholds: dict[str, float]
     model: str  # the embedding model the weights were trained with
     fingerprint: str = ""  # safety_bank.training_fingerprint() of the data it was trained on
-    # which emergency: a second logistic regression, trained on the bank's emergencies only, self-harm or not
-    harm_coef: np.ndarray | None = None  # (1, dense features)
-    harm_spelling_coef: np.ndarray | None = None  # (1, n-grams)
-    harm_intercept: np.ndarray | None = None  # (1,)
+    # which emergency: a second logistic regression over EMERGENCY_KINDS, trained on the bank's emergencies only
+    kind_coef: np.ndarray | None = None  # (kinds, dense features)
+    kind_spelling_coef: np.ndarray | None = None  # (kinds, n-grams)
+    kind_intercept: np.ndarray | None = None  # (kinds,)
 
     @functools.cached_property
     def vocabulary(self) -> dict[str, int]:
@@ -101,17 +104,14 @@ class ScreenNet:
 
     def probabilities(self, finding: Finding, vector, text: str) -> dict[str, float]:
         """text: the normalised message the finding was made from (safety.situation_text)."""
-        logits = self._logits(self.coef, self.spelling_coef, self.intercept, finding, vector, text)
-        exp = np.exp(logits - logits.max())
-        return dict(zip(CLASSES, (exp / exp.sum()).tolist()))
+        return _softmax(CLASSES, self._logits(self.coef, self.spelling_coef, self.intercept, finding, vector, text))
 
-    def self_harm(self, finding: Finding, vector, text: str) -> float:
-        """For a message the net reads as an emergency: the probability that it is self-harm or suicidal intent
-        (the crisis reply), not a low, DKA, chest pain or a stroke (the emergency steps)."""
-        if self.harm_coef is None:
-            return 0.0
-        logit = self._logits(self.harm_coef, self.harm_spelling_coef, self.harm_intercept, finding, vector, text)
-        return float(1.0 / (1.0 + np.exp(-logit[0])))
+    def emergency_kind(self, finding: Finding, vector, text: str) -> dict[str, float]:
+        """For a message the net reads as an emergency: the probability of each of EMERGENCY_KINDS."""
+        if self.kind_coef is None:
+            return dict.fromkeys(EMERGENCY_KINDS, 1.0 / len(EMERGENCY_KINDS))
+        return _softmax(EMERGENCY_KINDS, self._logits(self.kind_coef, self.kind_spelling_coef, self.kind_intercept,
+                                                      finding, vector, text))
 
     def decide(self, finding: Finding, vector, text: str) -> tuple[str, float]:
         """("emergency" | "personal_advice" | "", probability) when a class passes its threshold."""
@@ -125,8 +125,8 @@ class ScreenNet:
         np.savez_compressed(
             path, coef=self.coef, spelling_coef=self.spelling_coef, intercept=self.intercept,
             ngrams=np.array(self.ngrams), idf=self.idf, model=np.array(self.model),
-            fingerprint=np.array(self.fingerprint), harm_coef=self.harm_coef,
-            harm_spelling_coef=self.harm_spelling_coef, harm_intercept=self.harm_intercept,
+            fingerprint=np.array(self.fingerprint), kind_coef=self.kind_coef,
+            kind_spelling_coef=self.kind_spelling_coef, kind_intercept=self.kind_intercept,
             thresholds=np.array([self.thresholds["emergency"], self.thresholds["personal_advice"]]))
 
 
@@ -137,10 +137,15 @@ def load_net() -> ScreenNet | None:
     if not ref.is_file():
         return None
     with resources.as_file(ref) as path, np.load(path) as data:
-        if "harm_coef" not in data:
-            return None  # weights from before the self-harm head: retrain (scripts/train_screen.py)
+        if "kind_coef" not in data:
+            return None  # weights from before the emergency-type head: retrain (scripts/train_screen.py)
         emergency, advice = data["thresholds"].tolist()
         return ScreenNet(data["coef"], data["spelling_coef"], data["intercept"], tuple(data["ngrams"].tolist()),
                          data["idf"], {"emergency": emergency, "personal_advice": advice},
-                         str(data["model"]), str(data["fingerprint"]), data["harm_coef"],
-                         data["harm_spelling_coef"], data["harm_intercept"])
+                         str(data["model"]), str(data["fingerprint"]), data["kind_coef"],
+                         data["kind_spelling_coef"], data["kind_intercept"])
+
+
+def _softmax(names: tuple[str, ...], logits: np.ndarray) -> dict[str, float]:
+    exp = np.exp(logits - logits.max())
+    return dict(zip(names, (exp / exp.sum()).tolist()))

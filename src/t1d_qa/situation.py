@@ -46,12 +46,13 @@ _AMOUNT_BEFORE = re.compile(r"(?:\b(?:drops?|dropped|lowers?|lowered|brings?|bro
 _MIN_MMOL = 1.0  # meters show "LO" below about 1.1 mmol/L: a smaller number is not a glucose reading
 
 _SENTENCE = re.compile(r"[。！？!?\n]+|(?<=[a-z0-9)])\.(?:\s+|$)")
-_CLAUSE = re.compile(r"[，,；;：:、]|\s(?:but|and then|then|so|because|although|anyway)\s|但是|可是|不过|然后|所以|因为|\|")
+_CLAUSE = re.compile(r"[，,；;：:、()（）]|\s(?:but|and then|then|so|because|although|anyway)\s|但是|可是|不过|然后|所以|因为|\|")
 _EN_WORD = re.compile(r"[a-z0-9][a-z0-9'\-]*")
 
 
 _ZH_DEGREE = "很|特别|非常|有点|有些|好|太|真|超|超级|巨|贼|挺|蛮|十分|相当|越来越|更|劲"
-_ZH_FILLER = f"(?:{_ZH_DEGREE}|都|也|还|就)?"
+# inside a Chinese phrase: a degree word, or a word of time or recurrence ("胸口又开始闷了", "手一直抖")
+_ZH_FILLER = f"(?:{_ZH_DEGREE}|都|也|还|就|又开始|又|开始|一直|老是|总是|还在)?"
 _ZH_DEGREE_ONLY = f"(?:{_ZH_DEGREE})?"  # inside a two-character term ("头好晕", "手超抖") only a degree word
 _NUMBER = "<n>"  # in a lexicon term: any number, in digits or Chinese numerals
 _NUMBER_RE = r"(?:\d+(?:\.\d+)?|[一二两三四五六七八九十百几半〇零]+)"
@@ -89,8 +90,10 @@ class Terms:
             body = body.replace(re.escape(_NUMBER), _NUMBER_RE).replace(re.escape(_WORDS), _WORDS_RE)
             en_parts.append(body + (r"[a-z']*" if term.endswith("*") else r"(?![a-z])"))
         alternatives = [f"(?:{p})" for p in zh_parts] + [rf"(?<![a-z0-9])(?:{p})" for p in en_parts]
+        alternatives += [_near_pattern(rule) for rule in spec.get("near") or []]
         # a look-ahead on the terms' first characters lets the engine skip most positions at once
         heads = {t[0] for t in [*(str(t) for t in spec.get("zh") or []), *en] if not t.startswith("<")}
+        heads |= {str(t)[0].lower() for rule in spec.get("near") or [] for t in [*rule["a"], *rule["b"]]}
         if any(str(t).startswith("<") for t in [*(spec.get("zh") or []), *en]):
             heads |= set("0123456789一二两三四五六七八九十百几半")
         lookahead = "(?=[" + "".join(re.escape(h) for h in sorted(heads)) + "])" if heads else ""
@@ -120,6 +123,21 @@ class Terms:
                             hits.append((start + m.start(), self.fuzzy[variant]))
                             break
         return sorted(hits)
+
+
+def _near_pattern(rule: dict) -> str:
+    """A body part and what it feels or does, in either order, a few characters apart inside one clause
+    ("tight band round his chest", "his mouth has gone crooked", "心口那里像有块大石头压着"): the combination
+    is the sign, whatever words sit between."""
+    def alternation(terms) -> str:
+        parts = []
+        for term in sorted((str(t).lower() for t in terms), key=len, reverse=True):
+            body = re.escape(term.rstrip("*")) + (r"[a-z']*" if term.endswith("*") else "")
+            parts.append(rf"(?<![a-z]){body}(?![a-z])" if term.isascii() else body)
+        return "(?:" + "|".join(parts) + ")"
+
+    a, b, gap = alternation(rule["a"]), alternation(rule["b"]), rf"[^。！？!?\n，,；;]{{0,{int(rule['within'])}}}?"
+    return f"(?:{a}{gap}{b}|{b}{gap}{a})"
 
 
 def _deletions(word: str) -> set[str]:
@@ -322,6 +340,8 @@ def is_high(value: float, unit: str) -> bool:
 
 NOT_NOW = ("past", "habitual", "hypothetical", "generic", "definition", "study", "explain")
 _CLAUSE_FRAMES = ("hypothetical", "generic", "definition", "explain")  # frames of a question, not of a narrative
+# frames a present-tense word in the same clause does not undo ("he's had shaky spells on and off for years")
+_OVER_WEAK = (*_CLAUSE_FRAMES, "habitual")
 
 
 @dataclass
@@ -408,7 +428,7 @@ def analyse(norm: str) -> Finding:
         for start, end in _spans(norm, _CLAUSE, sentence_start, sentence_end):
             markers = [(p, name) for p, name in marker_hits if start <= p < end]
             explicit = [(p, name) for p, name in markers if name != "now_weak"]
-            if not any(name in _CLAUSE_FRAMES for _, name in explicit):
+            if not any(name in _OVER_WEAK for _, name in explicit):
                 explicit = [(p, "now" if name == "now_weak" else name) for p, name in markers]
             finding.frames.update(name for _, name in explicit)
             markers = explicit
@@ -424,6 +444,8 @@ def analyse(norm: str) -> Finding:
                 carried = markers[-1][1]
             elif carried in _CLAUSE_FRAMES and any(start <= p < end for p, g, _ in group_hits if g == "persons"):
                 carried = "now"  # "这是什么情况，他在抽搐": a person in the next clause ends a question's frame
+            elif carried == "study" and any(start <= p < end for p, g, _ in group_hits if g == "family"):
+                carried = "now"  # "问下那个研究…，我老公…吐了好几回": the writer's family is no study's participant
     return finding
 
 
@@ -460,8 +482,9 @@ NOT_INTENT = ("past", "generic", "definition", "study", "explain")
 EMERGENCY_RULES = ("self_harm", "unconscious_or_not_breathing", "severe_hypoglycaemia_signs", "chest_pain",
                    "stroke_signs", "low_glucose_value", "diabetic_ketoacidosis_signs")
 ADVICE_RULES = ("cured_question", "individual_dose", "change_own_treatment")
-# the learned net's decisions (safety.screen with the message's embedding): "learned_emergency",
-# "learned_self_harm" (an emergency by the net in a message with words of self-harm: the crisis reply), "learned_advice"
+# the learned net's decisions (safety.screen with the message's embedding): "learned_emergency" (a low or DKA),
+# "learned_chest_stroke", "learned_self_harm" (words of self-harm, or the net's type head: the crisis reply),
+# "learned_advice"
 
 
 @dataclass(frozen=True)

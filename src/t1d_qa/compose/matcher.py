@@ -30,7 +30,8 @@ from ..library import ASPECTS, ENTITIES, Entry, Library
 # Below this confidence (the best entry's score minus its best rival's; Matcher._choose) the
 # question is not matched and the extractive composer answers. Chosen with benchmarks/intent.py
 # (README, "Answers"): the lowest threshold whose held-out precision is >= 0.98 (issue 10's gate),
-# so recall is as high as that allows: 0.55 gives precision 0.982 at recall 0.485; 0.5 gives 0.977.
+# so recall is as high as that allows: 0.55 gives precision 0.984 at recall 0.541; 0.5 gives 0.9797
+# (224 entries, trained with the asked questions, 2026-11-30).
 MIN_CONFIDENCE = 0.55
 # Weights of the feature blocks against the n-gram block (rows are L2-normalised, so 1.0 is a
 # block as strong as the n-grams).
@@ -300,11 +301,18 @@ def holdout(entry: Entry) -> tuple[list[str], list[str]]:
 
 
 def training_texts(library: Library, held_out: bool) -> list[tuple[str, Entry]]:
-    """(text, entry) for training: questions and paraphrases, without the held-out ones if asked."""
-    out = []
+    """(text, entry) for training: questions, paraphrases (without the held-out ones if asked) and the
+    patients' questions of corpus/answers/asked/ that an entry answers."""
+    out, kept_out = [], set()
     for entry in library.entries:
         paraphrases = holdout(entry)[0] if held_out else list(entry.paraphrases)
         out += [(entry.question, entry)] + [(p, entry) for p in paraphrases]
+        kept_out |= {normalize(p) for p in holdout(entry)[1]} if held_out else set()
+    for question in library.asked:
+        entry = library.get(question.entry_id, question.lang)
+        # an asked question worded as a held-out paraphrase ("lantidra side effects") would leak it into training
+        if entry is not None and normalize(question.text) not in kept_out:
+            out.append((question.text, entry))
     return out
 
 
@@ -553,6 +561,33 @@ def _held_out_matches(library: Library, encode: Callable[[list[str]], np.ndarray
         matcher = Matcher(library, base.lexicon, base.model, base.entry_model, min_confidence=threshold)
         out[threshold] = [(p, e, matcher.match(p, e.lang, v, embed)) for (p, e), v in zip(cases, vectors)]
     return out
+
+
+def asked_scores(matcher: Matcher, questions: Iterable, encode: Callable[[list[str]], np.ndarray]
+                 ) -> dict[str, float]:
+    """How the matcher does on labelled patients' questions it never trained on (library.Asked items).
+
+    precision: the first entry matched is the question's own, among the answerable questions matched;
+    recall: the same, among all answerable ones; false_matches: the share of the questions no entry
+    answers ("none") that are matched to an entry anyway."""
+    questions = list(questions)
+    vectors = encode([q.text for q in questions])
+    cache = {q.text: v for q, v in zip(questions, vectors)}
+
+    def embed(text: str) -> np.ndarray:
+        if text not in cache:
+            cache[text] = encode([text])[0]
+        return cache[text]
+
+    got = [(q, matcher.match(q.text, q.lang, v, embed)) for q, v in zip(questions, vectors)]
+    answerable = [(q, m) for q, m in got if q.entry_id != "none"]
+    answered = [(q, m) for q, m in answerable if m]
+    right = sum(1 for q, m in answered if m[0].entry.id == q.entry_id)
+    none = [m for q, m in got if q.entry_id == "none"]
+    return {"questions": len(answerable), "answered": len(answered), "correct": right,
+            "precision": right / len(answered) if answered else 1.0,
+            "recall": right / len(answerable) if answerable else 0.0,
+            "none": len(none), "false_matches": sum(1 for m in none if m) / len(none) if none else 0.0}
 
 
 def cached_encoder(embeddings, path: Path) -> Callable[[list[str]], np.ndarray]:
