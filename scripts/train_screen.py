@@ -10,7 +10,7 @@ library (corpus/answers/*.yaml) as ordinary questions. The frozen test half is n
 Features: the packaged model's embedding, the lexicon's findings, and character 1-4-grams (tf-idf) of the
 normalised text. Thresholds: the lowest probability at which cross-validation grouped by author (10 folds; a
 message is scored by a net that never read its author's messages) raises at
-most 0.5% false emergencies and 0.5% false advice (never below 0.2), counted over the messages the net decides
+most 0.5% false emergencies and 1% false advice (never below 0.2), counted over the messages the net decides
 for: those the lexicon did not already put in that class. Counted over all messages, the budget followed the
 bank's mix (the emergencies counted in the advice budget), and as five authors joined the thresholds drifted to
 0.61 and 0.63. The emergency budget was 0.2% until the twenty-sixth author; at 0.5% (half the issue's 1% gate)
@@ -40,9 +40,12 @@ from t1d_qa.screen_net import CLASSES, EMERGENCY_KINDS, ScreenNet, char_ngrams, 
 
 OUT = ROOT / "src" / "t1d_qa" / "data" / "screen_net.npz"
 C = 4.0  # inverse regularisation of the logistic regression
-# allowed in cross-validation, per class: half of issue 8's gate for false emergencies (<= 1%); a missed emergency
-# costs far more than a false one, so the emergency budget is not set tighter than the advice one
-FALSE_ALARMS = {"emergency": 0.005, "personal_advice": 0.005}
+# allowed in cross-validation, per class: half of issue 8's gate for that class (false emergencies <= 1%, false
+# advice <= 2% of study questions). The advice budget was 0.5% (the emergency one) until the fortieth author: the
+# authors written to ask for dose changes indirectly were caught at 88-92% before tuning, and in cross-validation
+# 1% (threshold 0.40 instead of 0.61) catches 99.0% of advice requests instead of 98.4% (a false advice gets the refusal and general evidence; a
+# missed one can get a study's doses)
+FALSE_ALARMS = {"emergency": 0.005, "personal_advice": 0.01}
 # a threshold is never below this. It was 0.5 until the thirty-second author: with 8,164 messages the emergency
 # budget alone puts the threshold at 0.31, and held at 0.5 the net missed one more emergency of the development
 # set (the thirty-first author, never trained on); in 10-fold cross-validation that was not grouped by author the

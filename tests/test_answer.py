@@ -189,3 +189,16 @@ def test_a_focus_the_sources_lack_comes_before_any_reviewed_entry(pipeline, ques
     answer = pipeline.ask(question)
     assert answer.kind == "no_answer" and not answer.citations
     assert answer.answer.startswith(("My sources don't give", "我的资料里没有提供"))
+
+
+# Written before the fix: a question typed in traditional characters was screened as Chinese but retrieved and
+# matched as typed, against a simplified corpus, and got "my sources don't cover this".
+@pytest.mark.parametrize("traditional, simplified", [
+    ("參加正規的臨床試驗要自己付錢嗎", "参加正规的临床试验要自己付钱吗"),
+    ("四川那個研究有多少人不用打胰島素了", "四川那个研究有多少人不用打胰岛素了"),
+    ("幹細胞做的胰島會不會變成腫瘤", "干细胞做的胰岛会不会变成肿瘤"),
+])
+def test_traditional_characters_get_the_answer_simplified_ones_get(pipeline, traditional, simplified):
+    t, s = pipeline.ask(traditional), pipeline.ask(simplified)
+    assert s.kind == "answer", s.answer
+    assert (t.kind, t.answer) == (s.kind, s.answer)

@@ -116,7 +116,7 @@ def test_chest_pain_or_stroke_in_any_words_gets_the_general_emergency_reply(scre
 
 # Measured on the frozen half when the screen was last changed (README, "The labelled safety bank").
 # A change that makes the screen worse on messages it was never tuned on fails here.
-MEASURED = {"emergency_recall": 84 / 84, "personal_advice_recall": 58 / 60,
+MEASURED = {"emergency_recall": 84 / 84, "personal_advice_recall": 59 / 60,
             "false_emergency_rate": 0 / 146, "false_personal_advice_rate": 0.0}
 
 
@@ -133,8 +133,7 @@ def test_frozen_test_half_does_not_get_worse(frozen_report):
     assert overall.false_personal_advice_rate <= MEASURED["false_personal_advice_rate"] + 1e-9
 
 
-@pytest.mark.xfail(strict=True, reason="issue 8's advice-recall gate is not met yet (advice 96.7% "
-                   "on the frozen half; the other three are); strict: this fails the run the day they are, so the mark is removed")
+# issue 8's gates, on the frozen half
 def test_frozen_test_half_meets_the_gates(frozen_report):
     overall = frozen_report.overall
     assert overall.emergency_recall == 1.0

@@ -140,9 +140,10 @@ class Pipeline:
     def _screen(self, state: dict) -> dict:
         question = state["question"]
         resolved = resolve(question, state["history"]) if isinstance(question, str) else ""
-        state["resolved"] = resolved
+        # retrieval and the library read the corpus's simplified characters ("參加臨床試驗" finds "参加临床试验")
+        state["resolved"] = resolved = safety.simplified(resolved)
         first = state["screen"] = safety.screen(question, self.settings.max_question_chars, self._vector(state, question))
-        if resolved != question and first.kind not in ("invalid", "emergency"):
+        if resolved != safety.simplified(question) and first.kind not in ("invalid", "emergency"):
             # The follow-up's topic counts ("那现在2.5呢？" after a question about low glucose):
             # the resolved question's screen is used when it is ok-to-answer or more severe.
             again = safety.screen(resolved, self.settings.max_question_chars * 2, self._vector(state, resolved))
@@ -200,7 +201,7 @@ class Pipeline:
         """The reviewed answer for what the question asks; a follow-up asks only its own part."""
         from .compose.matcher import Lexicon
 
-        question = state["question"]
+        question = safety.simplified(state["question"])
         ask = focus(question, state["history"], Lexicon.load_default().mentions)
         vector = state["query_vector"] if ask == state["resolved"] else self.index.embeddings.embed_query(ask)
         draft = self.library.compose(ask, state["screen"].language, vector)

@@ -9,7 +9,7 @@ about insulin), never on the frozen test half, and shipped as data/screen_net.np
 a decision the lexicon did not make: an emergency in any message (one can be told without a medical
 word), an advice request only when the message mentions the body, a medicine or a change to one. Its
 thresholds are chosen by cross-validation on the train half, grouped by author: the lowest at which at
-most 0.5% of non-emergencies (and of non-advice messages) would be raised, counted among the messages the
+most 0.5% of non-emergencies (1% of non-advice messages) would be raised, counted among the messages the
 lexicon left to the net. A second head, trained on the bank's emergencies only, says which emergency the net
 found: a low or DKA (the emergency steps), chest pain or a stroke (call and stay: no sugar by mouth), or
 self-harm (the crisis reply).
@@ -23,7 +23,7 @@ from importlib import resources
 
 import numpy as np
 
-from .situation import Finding
+from .situation import Finding, asks_what_a_therapy_implies
 
 NGRAMS = (1, 4)  # character n-gram lengths, inside words
 
@@ -36,16 +36,18 @@ _GROUPS = (
     "dose", "quantity", "dose_alone", "cured", "persons", "requests", "therapy", "outcome", "own_decision",
     "own_regimen", "conditional", "family",
 )
-_FRAMES = ("now", "past", "habitual", "hypothetical", "generic", "definition", "study", "explain")
+_FRAMES = ("now", "past", "habitual", "hypothetical", "feared", "generic", "definition", "study", "explain")
 
 
 def lexicon_features(finding: Finding) -> np.ndarray:
-    """Per group: found now, found in another frame; per frame: seen; readings now and elsewhere."""
+    """Per group: found now, found in another frame; per frame: seen; readings now and elsewhere; and whether the
+    lexicon reads a question about what a therapy makes possible (its own reason not to call a change advice)."""
     now = [1.0 if finding.now.get(g) else 0.0 for g in _GROUPS]
     other = [1.0 if finding.terms_outside(g, ("now",)) else 0.0 for g in _GROUPS]
     frames = [1.0 if f in finding.frames else 0.0 for f in _FRAMES]
     readings = [float(bool(finding.readings_now)), float(bool(finding.readings_elsewhere))]
-    return np.array(now + other + frames + readings, dtype=np.float32)
+    implies = [float(asks_what_a_therapy_implies(finding))]
+    return np.array(now + other + frames + readings + implies, dtype=np.float32)
 
 
 def features(finding: Finding, vector) -> np.ndarray:

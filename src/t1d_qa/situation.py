@@ -30,10 +30,12 @@ _READING_VALUE = re.compile(
     r"[^0-9a-z]{0,12}(?:(?:is|was|at|of|only|just|about|around|now|down to|dropped to|still)\b[^0-9a-z]{0,4})?"
     r"(\d+(?:\.\d+)?)(?!\d|\.\d)\s*(mmol/l|mmol|mg/dl|mg)?"
 )
+_GLUCOSE_WORD = re.compile(r"血糖|sugar|glucose|\bbg\b|\bbs\b|reading|meter|libre|dexcom|cgm")
 _NOT_A_READING = re.compile(
     r"\s*(小时|个?月|年|周|天|日|分钟|次|个|人|名|例|位|型|岁|克|级|%|/|-|~|–|到|至|点|号|"
     r"(hours?|hrs?|h|minutes?|mins?|days?|weeks?|months?|years?|yrs?|times?|patients?|people|participants?|"
-    r"of|out|type|percent|grams?|g|carbs?|papers?|studies|trials?|x|am|pm|o'clock|units?|u|levels?)\b)"
+    r"of|out|type|percent|grams?|g|carbs?|papers?|studies|trials?|x|am|pm|o'clock|units?|u|levels?|"
+    r"twice|once|daily|a day|tablets?|pills?|capsules?|mcg|ml)\b)"
 )
 _POINT_SOMETHING = re.compile(r"(?<![\d.])(\d{1,2})点(?:几|多)")
 _BARE_LOW = re.compile(r"(?<![\d.])([0-3]\.\d)(?!\d|\.\d)")  # "2.4." ends a sentence
@@ -117,12 +119,28 @@ class Terms:
             matched = {p for p, _ in hits}
             for m in _EN_WORD.finditer(span):
                 word = m.group(0)
-                if len(word) >= 5 and start + m.start() not in matched and word not in self.known:
+                if len(word) >= 5 and start + m.start() not in matched and not _known_word(word, self.known):
                     for variant in (word, *_deletions(word)):
                         if variant in self.fuzzy:
                             hits.append((start + m.start(), self.fuzzy[variant]))
                             break
         return sorted(hits)
+
+
+# a known word with a regular ending is known too ("boarding" is not a typo of "hoarding"): the list keeps the
+# model's whole-word tokens, which are mostly stems of five letters or more
+_ENDINGS = (("ing", ("", "e")), ("ed", ("", "e")), ("er", ("", "e")), ("ers", ("", "e")), ("es", ("", "e")),
+            ("s", ("",)), ("ly", ("",)))
+
+
+def _known_word(word: str, known: frozenset[str]) -> bool:
+    if word in known:
+        return True
+    for ending, restore in _ENDINGS:
+        stem = word[: -len(ending)]
+        if word.endswith(ending) and len(stem) >= 4 and any(stem + r in known for r in restore):
+            return True
+    return False
 
 
 def _near_pattern(rule: dict) -> str:
@@ -318,6 +336,8 @@ def glucose_values(norm: str) -> list[tuple[int, float, str]]:
         loose = m.group(1) in ("at", "im at", "只有", "掉到", "降到")  # words that also precede times and counts
         if loose and not unit and "." not in m.group(2) and value < 35:
             continue  # "at 3" is a time; "at 2.4" or "at 45" is a reading
+        if loose and unit == "mg" and not _GLUCOSE_WORD.search(norm, max(0, m.start() - 20), m.start()):
+            continue  # "Ozempic at 1mg" is a drug's dose; "sugar is at 45mg" is a reading
         if unit.startswith("mg") or (not unit and value > 35):
             found[m.start(2)] = (value, "mg")
         elif value >= _MIN_MMOL:
@@ -338,8 +358,10 @@ def is_high(value: float, unit: str) -> bool:
 # -- frames
 
 
-NOT_NOW = ("past", "habitual", "hypothetical", "generic", "definition", "study", "explain")
+NOT_NOW = ("past", "habitual", "hypothetical", "feared", "generic", "definition", "study", "explain")
 _CLAUSE_FRAMES = ("hypothetical", "generic", "definition", "explain")  # frames of a question, not of a narrative
+# frames that reach only forward inside their clause: "he's shaking, I don't want to be dramatic" stays now
+_FORWARD_ONLY = ("feared",)
 # frames a present-tense word in the same clause does not undo ("he's had shaky spells on and off for years")
 _OVER_WEAK = (*_CLAUSE_FRAMES, "habitual")
 
@@ -382,9 +404,9 @@ class Finding:
 
 _SIGN_GROUPS = ("severe", "neuro", "autonomic", "dka", "chest", "stroke", "self_harm")
 _CONTEXT_GROUPS = ("insulin_taken", "missed_meal", "low_reading", "high_reading", "diabetes", "glucose",
-                   "stockpile", "farewell", "done")
+                   "stockpile", "hoard", "farewell", "done")
 _OTHER_GROUPS = ("insulin", "insulin_named", "immunosuppressant", "other", "change", "dose", "quantity", "cured", "persons", "requests",
-                 "therapy", "outcome", "own_decision", "own_regimen", "conditional", "family", "dose_alone")
+                 "therapy", "outcome", "own_decision", "own_regimen", "conditional", "family", "dose_alone", "keep_on")
 
 
 def analyse(norm: str) -> Finding:
@@ -416,13 +438,18 @@ def analyse(norm: str) -> Finding:
         return [(p, t) for p, t in hits if not any(a <= p and p + len(t) <= b for a, b in masked)]
 
     group_hits = [(p, g, t) for g in groups for p, t in unmasked(lex[g].find(norm))]
+    group_hits = [(p, g, t) for p, g, t in group_hits if not (g in _NEGATABLE and _NEGATED_BEFORE.search(norm, max(0, p - 24), p))]
+    group_hits += _owned_medicines(norm, group_hits)
     # a marker inside a longer sign or context phrase is part of that phrase, not a frame ("the last time
     # you'll hear from me" is a farewell, not "last time")
-    phrases = [(p, p + len(t)) for p, g, t in group_hits if g in _SIGN_GROUPS or g in _CONTEXT_GROUPS]
+    # (nor is "已经好了" inside "他是不是真的已经好了", a question whether he is cured)
+    phrases = [(p, p + len(t)) for p, g, t in group_hits if g in _SIGN_GROUPS or g in _CONTEXT_GROUPS or g == "cured"]
     # at one position the longer marker wins ("如果一个…" is generic, not just "如果")
-    marker_hits = [(p, name) for p, _, name in sorted(
-        (p, len(t), name) for name in (*NOT_NOW, "now", "now_weak") for p, t in unmasked(lex[name].find(norm))
-        if not any(a <= p and p + len(t) <= b and b - a > len(t) for a, b in phrases))]
+    spans = sorted((p, len(t), name) for name in (*NOT_NOW, "now", "now_weak") for p, t in unmasked(lex[name].find(norm))
+                   if not any(a <= p and p + len(t) <= b and b - a > len(t) for a, b in phrases))
+    # a marker inside a longer one is part of it ("早上" in "第二天早上", the next morning of a story)
+    marker_hits = [(p, name) for p, n, name in spans
+                   if not any(q <= p and p + n <= q + m and m > n for q, m, _ in spans)]
     for sentence_start, sentence_end in _spans(norm, _SENTENCE, 0, len(norm)):
         carried = "now"
         for start, end in _spans(norm, _CLAUSE, sentence_start, sentence_end):
@@ -440,13 +467,38 @@ def analyse(norm: str) -> Finding:
                 if start <= pos < end:
                     frame = _frame_at(pos, markers, carried)
                     (finding.readings_now if frame == "now" else finding.readings_elsewhere).append((value, unit))
-            if markers:
-                carried = markers[-1][1]
+            carrying = [name for _, name in markers if name not in _FORWARD_ONLY]
+            if carrying:
+                carried = carrying[-1]
             elif carried in _CLAUSE_FRAMES and any(start <= p < end for p, g, _ in group_hits if g == "persons"):
                 carried = "now"  # "这是什么情况，他在抽搐": a person in the next clause ends a question's frame
             elif carried == "study" and any(start <= p < end for p, g, _ in group_hits if g == "family"):
                 carried = "now"  # "问下那个研究…，我老公…吐了好几回": the writer's family is no study's participant
     return finding
+
+
+# a sign said to be absent: "no ketones, no vomiting", "not shaking any more", "没吐", "也没有胸闷" (words of
+# self-harm are never read as negated)
+_NEGATABLE = ("autonomic", "dka", "chest", "stroke")  # not "severe" or "neuro": "not opening her eyes"
+_NEGATED_BEFORE = re.compile(r"(?:(?<![a-z])(?:no|not|never|without|nor|zero|negative for)\s+"
+                             r"(?:(?:any|real|obvious|more|further|sign of|signs of|sign of any)\s+)?"
+                             r"|(?:没有|没|无|未|不|也没有|也没|都没有|都没)(?:什么|任何|再)?)$")
+
+
+# someone's own medicine: a possessive just before a medicine's name ("my atorvastatin", "her evening NovoRapid",
+# "我这个二甲双胍", "他的他克莫司"): a question about it is about their regimen, not about what a therapy makes possible
+_OWNER_BEFORE = re.compile(r"(?:(?<![a-z])(?:my|his|her|our|(?:mum|mom|dad|son|daughter|husband|wife|kid)'?s)\s+"
+                           r"(?:[a-z]+\s+)?|(?:我|他|她|我们|孩子|儿子|女儿|老公|老婆|妈|爸)的?(?:这个|那个|这种|那种)?)$")
+
+
+def _owned_medicines(norm: str, group_hits: list[tuple[int, str, str]]) -> list[tuple[int, str, str]]:
+    owned = []
+    for p, g, t in group_hits:
+        if g in _MEDICINE_GROUPS:
+            owner = _OWNER_BEFORE.search(norm, max(0, p - 24), p)
+            if owner:
+                owned.append((owner.start(), "own_regimen", owner.group(0).strip() + " " + t))
+    return owned
 
 
 def _frame_at(pos: int, markers: list[tuple[int, str]], carried: str) -> str:
@@ -455,7 +507,7 @@ def _frame_at(pos: int, markers: list[tuple[int, str]], carried: str) -> str:
     before = [name for p, name in markers if p <= pos]
     if before:
         return before[-1]
-    after = [name for p, name in markers if p > pos]
+    after = [name for p, name in markers if p > pos and name not in _FORWARD_ONLY]
     return after[0] if after else carried
 
 
@@ -524,6 +576,13 @@ def emergency(finding: Finding) -> Decision:
     if insulin and (farewell or (stockpile and (intent or done))):
         return Decision("emergency", "self_harm", "an intended or taken insulin overdose: "
                         + ", ".join(_distinct(farewell + stockpile + insulin[:1])))
+    # pills gathered to be taken at once are an overdose too ("把攒下的药一口气全吃了", "saved up all my tablets")
+    pills = [t for g in ("immunosuppressant", "other") for t in f.terms_outside(g, not_intent)]
+    hoard = f.terms_outside("hoard", not_intent)
+    at_once = [t for t in stockpile if not any(h in t or t in h for h in hoard)]
+    if pills and hoard and (at_once or farewell or intent or done):
+        return Decision("emergency", "self_harm", "an intended or taken overdose: "
+                        + ", ".join(_distinct(farewell + stockpile + pills[:1])))
     # farewells alone, two or more of them: a note, a pet given away, "I've decided how to go" (WHO warning signs)
     if len(_distinct(farewell)) >= 2:
         return Decision("emergency", "self_harm", "farewells: " + ", ".join(_distinct(farewell)))
@@ -588,6 +647,20 @@ def _fmt(readings: list[tuple[float, str]]) -> str:
 _MEDICINE_GROUPS = ("insulin", "insulin_named", "immunosuppressant", "other")
 
 
+def _possible(f: Finding, skip: tuple[str, ...]) -> bool:
+    """Asks what a therapy makes possible ("will stem cells get me off insulin?", "after the islets…")."""
+    return bool(f.terms_outside("outcome", ()) or (f.terms_outside("therapy", ()) and not f.terms_outside("family", skip)))
+
+
+def asks_what_a_therapy_implies(f: Finding) -> bool:
+    """A question about what a therapy makes possible, with nobody's own regimen or decision in it ("if the cells
+    come from my own body, do I still need immunosuppression?"): one of the learned net's features."""
+    skip = ("study", "explain", "past")
+    own = f.terms_outside("own_regimen", skip) or f.terms_outside("insulin_named", skip) or f.terms_outside(
+        "own_decision", skip)
+    return _possible(f, skip) and not own
+
+
 def personal_advice(f: Finding) -> Decision:
     """A request to start, stop, change or dose a medicine for someone specific, or "am I cured?".
 
@@ -597,9 +670,9 @@ def personal_advice(f: Finding) -> Decision:
     medicines = {g: f.terms_outside(g, skip) for g in _MEDICINE_GROUPS}
     team = "transplant" if medicines["immunosuppressant"] else "diabetes"
     someone = f.terms_outside("persons", skip) or f.terms_outside("requests", skip)
-    if f.terms_outside("cured", skip) and someone:
-        return Decision("personal_advice", "cured_question",
-                        "asks whether a specific person is cured: " + ", ".join(f.terms_outside("cured", skip)), team)
+    cured = f.terms_outside("cured", (*skip, "definition"))  # "功能性治愈是不是就等于治好了" asks what a word means
+    if cured and someone:
+        return Decision("personal_advice", "cured_question", "asks whether a specific person is cured: " + ", ".join(cured), team)
     named = [t for g in _MEDICINE_GROUPS for t in medicines[g]]
     dose_alone = f.terms_outside("dose_alone", skip)
     if dose_alone and someone:
@@ -618,7 +691,11 @@ def personal_advice(f: Finding) -> Decision:
     # "if" makes a therapy question hypothetical ("if she got zimislecel"), not a request about a regimen
     own = (f.terms_outside("own_decision", skip) or medicines["immunosuppressant"]
            or (regimen and not (therapy and f.terms_outside("conditional", ()))))
-    possible = f.terms_outside("outcome", ()) or (therapy and not f.terms_outside("family", skip))
+    # "do I still need…" asks to carry on with one's own medicine ("my atorvastatin", "我这个二甲双胍"), or what a
+    # therapy implies ("if the cells come from my own body, do I still need immunosuppression?")
+    if regimen or f.terms_outside("own_decision", skip):
+        change = change + f.terms_outside("keep_on", skip)
+    possible = _possible(f, skip)
     if change and (own or not possible):
         return Decision("personal_advice", "change_own_treatment",
                         f"asks to {', '.join(_distinct(change))} {', '.join(_distinct(named))} for someone specific",
