@@ -202,3 +202,9 @@ def test_traditional_characters_get_the_answer_simplified_ones_get(pipeline, tra
     t, s = pipeline.ask(traditional), pipeline.ask(simplified)
     assert s.kind == "answer", s.answer
     assert (t.kind, t.answer) == (s.kind, s.answer)
+
+
+@pytest.mark.parametrize("question", [None, 42])
+def test_a_question_that_is_not_text_is_invalid_not_a_crash(pipeline, question):
+    answer = pipeline.ask(question)
+    assert answer.kind == "invalid" and answer.disclaimer

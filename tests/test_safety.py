@@ -783,3 +783,39 @@ def test_still_need_insulin_after_stem_cells_is_answered_with_the_warning(pipeli
     assert answer.kind == "answer", answer.answer
     assert replies.text("insulin_warning", "zh") in answer.answer, answer.answer
     _check_common(answer)
+
+
+# A reviewer's messages against the eighth session's first versions of the fear frame, past markers, negation, the
+# "at 1mg" rule and the inflection rule: each hid an emergency told now. The lexicon alone must catch them.
+@pytest.mark.parametrize("message", [
+    "I'm worried he'll die he has crushing chest pain right now",
+    "scared she'll die her face is drooping and she can't lift her arm",
+    "怕路上耽误他一边脸歪了说话不清楚",
+    "我担心明天他还这样他胸口压着疼",
+    "打了胰岛素防止高血糖结果他昏迷了",
+    "今年3月确诊的孩子叫不醒了",
+    "打完针第二天他就叫不醒了",
+    "next morning she won't wake up and she's on insulin",
+    "gave her extra insulin at bedtime, now it's the next morning and she won't wake up",
+    "my dad can't lie down without chest pain right now",
+    "he can't drink without vomiting and his sugar is 24",
+    "mum can't walk without being sick, sugar 25",
+    "he can not catch his breath and it came on suddenly",
+    "he can not keep water down and ketones are 4",
+    "im at 40mg and on insulin",
+    "my son is at 38mg, he had his novorapid",
+    "her levels are at 45mg",
+    "the alarm on his pump went off, he is at 42mg",
+    "他刚才降到40mg了，打了胰岛素",
+    "dad collapses on the floor, on insulin",
+    "my daughter is unresponsives, on insulin",
+    "I am overdoseing on my insulin",
+])
+def test_signs_told_now_are_not_hidden_by_fear_time_negation_or_spelling(message):
+    assert safety.screen(message, 5000).kind == "emergency", message
+
+
+def test_other_medicines_are_nobodys_own_regimen():
+    # "其他药" is "other medicines", not "他的药" (his medicine): a question about what a therapy implies
+    assert safety.screen("胰岛移植后病人还需要吃其他药吗", 5000).kind != "personal_advice"
+    assert safety.screen("我爸移植后 他的他克莫司还需要吃吗", 5000).kind == "personal_advice"

@@ -143,7 +143,8 @@ class Pipeline:
         # retrieval and the library read the corpus's simplified characters ("參加臨床試驗" finds "参加临床试验")
         state["resolved"] = resolved = safety.simplified(resolved)
         first = state["screen"] = safety.screen(question, self.settings.max_question_chars, self._vector(state, question))
-        if resolved != safety.simplified(question) and first.kind not in ("invalid", "emergency"):
+        typed = safety.simplified(question) if isinstance(question, str) else ""
+        if resolved != typed and first.kind not in ("invalid", "emergency"):
             # The follow-up's topic counts ("那现在2.5呢？" after a question about low glucose):
             # the resolved question's screen is used when it is ok-to-answer or more severe.
             again = safety.screen(resolved, self.settings.max_question_chars * 2, self._vector(state, resolved))
@@ -201,7 +202,7 @@ class Pipeline:
         """The reviewed answer for what the question asks; a follow-up asks only its own part."""
         from .compose.matcher import Lexicon
 
-        question = safety.simplified(state["question"])
+        question = safety.simplified(state["question"])  # answerable, so a string
         ask = focus(question, state["history"], Lexicon.load_default().mentions)
         vector = state["query_vector"] if ask == state["resolved"] else self.index.embeddings.embed_query(ask)
         draft = self.library.compose(ask, state["screen"].language, vector)

@@ -75,23 +75,26 @@ TEXTS: dict[str, dict[str, str]] = {
     # Self-harm or an intended insulin overdose: caring, direct, the crisis line and 120.
     "crisis": {
         "zh": (
-            "听到您这样说，我很担心您。您不必一个人扛着。\n"
-            "1. 如果您已经伤害了自己、打了过量的胰岛素，或随时可能这样做：请立即拨打 {number}，或马上去最近的急诊科。"
-            "如果打了过多胰岛素，在等待时吃或喝含糖的东西。\n"
+            "听到这些，我很担心。无论是您自己还是您身边的人有这样的想法，都不必一个人扛着。\n"
+            "1. 如果已经有人伤害了自己、打了过量的胰岛素，或随时可能这样做：请立即拨打 {number}，或马上去最近的急诊科。"
+            "如果打了过多胰岛素、人还清醒能吞咽，在等待时吃或喝含糖的东西。\n"
             "2. 现在就可以拨打心理援助热线 {crisis_line}，和受过训练的人聊一聊。\n"
-            "3. 请告诉身边信任的人您现在的感受，让他们陪着您；把多余的胰岛素和药物交给别人保管。\n"
-            "长期与糖尿病相处真的很累，这种感受值得被认真对待，您的糖尿病医疗团队也可以帮您找到支持。"
+            "3. 如果是您自己：请告诉身边信任的人您现在的感受，让他们陪着您，把多余的胰岛素和药物交给别人保管。"
+            "如果是您身边的人：不要让他/她独处，把胰岛素和药物收起来，陪着他/她一起打这个电话。\n"
+            "长期与糖尿病相处真的很累，这种感受值得被认真对待，糖尿病医疗团队也可以帮忙找到支持。"
         ),
         "en": (
-            "I'm really concerned about what you've written. You don't have to carry this alone.\n"
-            "1. If you have hurt yourself, taken extra insulin, or might do so at any moment: call {number} now, or go "
-            "to the nearest emergency department. If you have taken too much insulin, eat or drink something sugary "
-            "while you wait.\n"
+            "I'm really concerned about what you've written. Whether these thoughts are yours or someone close to you, "
+            "nobody has to carry this alone.\n"
+            "1. If someone has hurt themselves, taken extra insulin, or might do so at any moment: call {number} now, "
+            "or go to the nearest emergency department. If too much insulin was taken and they are awake and can "
+            "swallow, eat or drink something sugary while you wait.\n"
             "2. You can call the crisis line {crisis_line} now and talk to someone trained to help.\n"
-            "3. Tell someone you trust how you feel and ask them to stay with you; give spare insulin and medicines "
-            "to someone else to keep.\n"
-            "Living with diabetes day after day is exhausting, and how you feel matters. Your diabetes team can also "
-            "help you find support."
+            "3. If it is you: tell someone you trust how you feel and ask them to stay with you; give spare insulin "
+            "and medicines to someone else to keep. If it is someone close to you: don't leave them alone, put the "
+            "insulin and medicines away, and make the call together.\n"
+            "Living with diabetes day after day is exhausting, and these feelings matter. A diabetes team can also "
+            "help find support."
         ),
     },
     # Added to an emergency reply in English, or when the message names a place outside mainland China.

@@ -30,7 +30,6 @@ _READING_VALUE = re.compile(
     r"[^0-9a-z]{0,12}(?:(?:is|was|at|of|only|just|about|around|now|down to|dropped to|still)\b[^0-9a-z]{0,4})?"
     r"(\d+(?:\.\d+)?)(?!\d|\.\d)\s*(mmol/l|mmol|mg/dl|mg)?"
 )
-_GLUCOSE_WORD = re.compile(r"血糖|sugar|glucose|\bbg\b|\bbs\b|reading|meter|libre|dexcom|cgm")
 _NOT_A_READING = re.compile(
     r"\s*(小时|个?月|年|周|天|日|分钟|次|个|人|名|例|位|型|岁|克|级|%|/|-|~|–|到|至|点|号|"
     r"(hours?|hrs?|h|minutes?|mins?|days?|weeks?|months?|years?|yrs?|times?|patients?|people|participants?|"
@@ -117,9 +116,10 @@ class Terms:
             hits += [(start + m.start(), m.group(0)) for m in self.pattern.finditer(span)]
         if self.fuzzy:
             matched = {p for p, _ in hits}
+            own = {t.rstrip("*") for t in self.fuzzy.values()}  # "collapses" is this group's "collapse", not another word
             for m in _EN_WORD.finditer(span):
                 word = m.group(0)
-                if len(word) >= 5 and start + m.start() not in matched and not _known_word(word, self.known):
+                if len(word) >= 5 and start + m.start() not in matched and not _known_word(word, self.known, own):
                     for variant in (word, *_deletions(word)):
                         if variant in self.fuzzy:
                             hits.append((start + m.start(), self.fuzzy[variant]))
@@ -133,13 +133,17 @@ _ENDINGS = (("ing", ("", "e")), ("ed", ("", "e")), ("er", ("", "e")), ("ers", ("
             ("s", ("",)), ("ly", ("",)))
 
 
-def _known_word(word: str, known: frozenset[str]) -> bool:
+def _known_word(word: str, known: frozenset[str], terms: set[str]) -> bool:
+    """A real word, not a typo of one of terms; an ending on one of terms themselves keeps it theirs."""
     if word in known:
         return True
     for ending, restore in _ENDINGS:
         stem = word[: -len(ending)]
-        if word.endswith(ending) and len(stem) >= 4 and any(stem + r in known for r in restore):
-            return True
+        if word.endswith(ending) and len(stem) >= 4:
+            if any(stem + r in terms for r in restore):
+                return False
+            if any(stem + r in known for r in restore):
+                return True
     return False
 
 
@@ -336,13 +340,18 @@ def glucose_values(norm: str) -> list[tuple[int, float, str]]:
         loose = m.group(1) in ("at", "im at", "只有", "掉到", "降到")  # words that also precede times and counts
         if loose and not unit and "." not in m.group(2) and value < 35:
             continue  # "at 3" is a time; "at 2.4" or "at 45" is a reading
-        if loose and unit == "mg" and not _GLUCOSE_WORD.search(norm, max(0, m.start() - 20), m.start()):
-            continue  # "Ozempic at 1mg" is a drug's dose; "sugar is at 45mg" is a reading
+        if loose and unit == "mg" and (value < 20 or _medicine_before(norm, m.start())):
+            continue  # "Ozempic at 1mg", "tacrolimus at 2mg": a drug's dose; "I'm at 40mg and on insulin" a reading
         if unit.startswith("mg") or (not unit and value > 35):
             found[m.start(2)] = (value, "mg")
         elif value >= _MIN_MMOL:
             found[m.start(2)] = (value, "mmol")
     return [(pos, v, u) for pos, (v, u) in sorted(found.items())]
+
+
+def _medicine_before(norm: str, pos: int) -> bool:
+    """A medicine named just before a number ("Ozempic at 1mg"): the number is its dose."""
+    return any(lexicon()[g].find(norm, max(0, pos - 30), pos) for g in ("immunosuppressant", "other"))
 
 
 def is_low(value: float, unit: str, with_symptoms: bool) -> bool:
@@ -362,6 +371,8 @@ NOT_NOW = ("past", "habitual", "hypothetical", "feared", "generic", "definition"
 _CLAUSE_FRAMES = ("hypothetical", "generic", "definition", "explain")  # frames of a question, not of a narrative
 # frames that reach only forward inside their clause: "he's shaking, I don't want to be dramatic" stays now
 _FORWARD_ONLY = ("feared",)
+# signs a fear never puts off until later: whoever tells them, they may be happening as they write
+_FEAR_PROOF = ("severe", "chest", "stroke", "self_harm")
 # frames a present-tense word in the same clause does not undo ("he's had shaky spells on and off for years")
 _OVER_WEAK = (*_CLAUSE_FRAMES, "habitual")
 
@@ -444,10 +455,9 @@ def analyse(norm: str) -> Finding:
     # you'll hear from me" is a farewell, not "last time")
     # (nor is "已经好了" inside "他是不是真的已经好了", a question whether he is cured)
     phrases = [(p, p + len(t)) for p, g, t in group_hits if g in _SIGN_GROUPS or g in _CONTEXT_GROUPS or g == "cured"]
-    # at one position the longer marker wins ("如果一个…" is generic, not just "如果")
     spans = sorted((p, len(t), name) for name in (*NOT_NOW, "now", "now_weak") for p, t in unmasked(lex[name].find(norm))
                    if not any(a <= p and p + len(t) <= b and b - a > len(t) for a, b in phrases))
-    # a marker inside a longer one is part of it ("早上" in "第二天早上", the next morning of a story)
+    # a marker inside a longer one is part of it ("如果一个…" is generic, not just "如果")
     marker_hits = [(p, name) for p, n, name in spans
                    if not any(q <= p and p + n <= q + m and m > n for q, m, _ in spans)]
     for sentence_start, sentence_end in _spans(norm, _SENTENCE, 0, len(norm)):
@@ -462,6 +472,8 @@ def analyse(norm: str) -> Finding:
             for pos, group, term in group_hits:
                 if start <= pos < end:
                     frame = _frame_at(pos, markers, carried)
+                    if frame == "feared" and (group in _FEAR_PROOF or any(name == "now" for _, name in markers)):
+                        frame = "now"  # "scared she'll die her face is drooping", "worried I'll faint, I'm shaking now"
                     finding.by_frame.setdefault(frame, {}).setdefault(group, []).append(term)
             for pos, value, unit in readings:
                 if start <= pos < end:
@@ -480,7 +492,9 @@ def analyse(norm: str) -> Finding:
 # a sign said to be absent: "no ketones, no vomiting", "not shaking any more", "没吐", "也没有胸闷" (words of
 # self-harm are never read as negated)
 _NEGATABLE = ("autonomic", "dka", "chest", "stroke")  # not "severe" or "neuro": "not opening her eyes"
-_NEGATED_BEFORE = re.compile(r"(?:(?<![a-z])(?:no|not|never|without|nor|zero|negative for)\s+"
+# ("can't lie down without chest pain", "can not catch his breath": "without" and "can not" are no denial)
+_NEGATED_BEFORE = re.compile(r"(?:(?<![a-z])(?:no|nor|zero|negative for|(?<!can )(?<!could )(?<!does )(?<!did )"
+                             r"(?<!will )(?<!would )not)\s+"
                              r"(?:(?:any|real|obvious|more|further|sign of|signs of|sign of any)\s+)?"
                              r"|(?:没有|没|无|未|不|也没有|也没|都没有|都没)(?:什么|任何|再)?)$")
 
@@ -488,7 +502,7 @@ _NEGATED_BEFORE = re.compile(r"(?:(?<![a-z])(?:no|not|never|without|nor|zero|neg
 # someone's own medicine: a possessive just before a medicine's name ("my atorvastatin", "her evening NovoRapid",
 # "我这个二甲双胍", "他的他克莫司"): a question about it is about their regimen, not about what a therapy makes possible
 _OWNER_BEFORE = re.compile(r"(?:(?<![a-z])(?:my|his|her|our|(?:mum|mom|dad|son|daughter|husband|wife|kid)'?s)\s+"
-                           r"(?:[a-z]+\s+)?|(?:我|他|她|我们|孩子|儿子|女儿|老公|老婆|妈|爸)的?(?:这个|那个|这种|那种)?)$")
+                           r"(?:[a-z]+\s+)?|(?:我|(?<!其)他|她|我们|孩子|儿子|女儿|老公|老婆|妈|爸)的?(?:这个|那个|这种|那种)?)$")
 
 
 def _owned_medicines(norm: str, group_hits: list[tuple[int, str, str]]) -> list[tuple[int, str, str]]:
@@ -654,7 +668,8 @@ def _possible(f: Finding, skip: tuple[str, ...]) -> bool:
 
 def asks_what_a_therapy_implies(f: Finding) -> bool:
     """A question about what a therapy makes possible, with nobody's own regimen or decision in it ("if the cells
-    come from my own body, do I still need immunosuppression?"): one of the learned net's features."""
+    come from my own body, do I still need immunosuppression?"): one of the learned net's features. Unlike
+    personal_advice, an anti-rejection drug alone does not make it someone's own: the feature is about the question."""
     skip = ("study", "explain", "past")
     own = f.terms_outside("own_regimen", skip) or f.terms_outside("insulin_named", skip) or f.terms_outside(
         "own_decision", skip)
