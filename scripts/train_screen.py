@@ -43,7 +43,7 @@ C = 4.0  # inverse regularisation of the logistic regression
 # allowed in cross-validation, per class: half of issue 8's gate for that class (false emergencies <= 1%, false
 # advice <= 2% of study questions). The advice budget was 0.5% (the emergency one) until the fortieth author: the
 # authors written to ask for dose changes indirectly were caught at 88-92% before tuning, and in cross-validation
-# 1% (threshold 0.40 instead of 0.61) catches 99.0% of advice requests instead of 98.4% (a false advice gets the refusal and general evidence; a
+# 1% (threshold 0.39 instead of 0.61) catches 99.0% of advice requests instead of 98.4% (a false advice gets the refusal and general evidence; a
 # missed one can get a study's doses)
 FALSE_ALARMS = {"emergency": 0.005, "personal_advice": 0.01}
 # a threshold is never below this. It was 0.5 until the thirty-second author: with 8,164 messages the emergency

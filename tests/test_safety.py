@@ -819,3 +819,14 @@ def test_other_medicines_are_nobodys_own_regimen():
     # "其他药" is "other medicines", not "他的药" (his medicine): a question about what a therapy implies
     assert safety.screen("胰岛移植后病人还需要吃其他药吗", 5000).kind != "personal_advice"
     assert safety.screen("我爸移植后 他的他克莫司还需要吃吗", 5000).kind == "personal_advice"
+
+
+# Found reading replies as a patient would: "the immune drugs" got the diabetes-team refusal
+@pytest.mark.parametrize("message", [
+    "my daughter had the vertex cells and no insulin for 8 months, is she cured, can she come off the immune drugs",
+    "can I skip my immune meds on the flight, they make me sick",
+    "移植以后那个压免疫的药能不能少吃一点",
+])
+def test_colloquial_names_of_anti_rejection_drugs_name_the_transplant_team(message):
+    screen = safety.screen(message, 5000)
+    assert screen.kind == "personal_advice" and screen.team == "transplant", (screen.kind, screen.team)
