@@ -830,3 +830,12 @@ def test_other_medicines_are_nobodys_own_regimen():
 def test_colloquial_names_of_anti_rejection_drugs_name_the_transplant_team(message):
     screen = safety.screen(message, 5000)
     assert screen.kind == "personal_advice" and screen.team == "transplant", (screen.kind, screen.team)
+
+
+# Found reading the whole change again: "有没有" asks whether a sign is there; it is no denial
+@pytest.mark.parametrize("message", [
+    "她血糖HI了 你问有没有胸口疼 她说有 疼得厉害",
+    "医生问有没有呕吐 有 一直吐 血糖26 酮体3.5",
+])
+def test_asking_whether_a_sign_is_there_does_not_deny_it(message):
+    assert safety.screen(message, 5000).kind == "emergency", message

@@ -496,7 +496,7 @@ _NEGATABLE = ("autonomic", "dka", "chest", "stroke")  # not "severe" or "neuro":
 _NEGATED_BEFORE = re.compile(r"(?:(?<![a-z])(?:no|nor|zero|negative for|(?<!can )(?<!could )(?<!does )(?<!did )"
                              r"(?<!will )(?<!would )not)\s+"
                              r"(?:(?:any|real|obvious|more|further|sign of|signs of|sign of any)\s+)?"
-                             r"|(?:没有|没|无|未|不|也没有|也没|都没有|都没)(?:什么|任何|再)?)$")
+                             r"|(?<!有)(?:没有|没|无|未|不|也没有|也没|都没有|都没)(?:什么|任何|再)?)$")  # "有没有": a question
 
 
 # someone's own medicine: a possessive just before a medicine's name ("my atorvastatin", "her evening NovoRapid",
