@@ -4,7 +4,8 @@ A fixed quarter of each entry's paraphrases (matcher.holdout) is kept out of tra
 matcher trained on the rest must find their entry. Precision = right / matched, recall =
 right / all held out. MIN_CONFIDENCE in compose/matcher.py is chosen from this table.
 Then the held-out author's questions (tests/question_bank/, never trained on), scored by the
-matcher the app uses: precision, recall, and how often a question no entry answers is matched.
+matcher the app uses: precision, recall, and how often a question no entry answers is matched; and,
+for the questions it abstains on, how often the nearest entry shown (NEAREST_FLOOR) is their own.
 Usage: python benchmarks/intent.py [--confusions]
 """
 
@@ -20,6 +21,7 @@ from t1d_qa.embeddings import load_embeddings
 from t1d_qa.library import load_asked, load_library
 
 THRESHOLDS = (0.0, 0.2, 0.3, 0.4, 0.5, 0.55, 0.6, 0.7)
+NEAREST_FLOORS = (0.0, 0.15, 0.25, 0.35, 0.45)
 
 
 def main() -> None:
@@ -45,6 +47,12 @@ def main() -> None:
             r = matcher.asked_scores(trained, [q for q in bank if q.lang == lang], encode)
             print(f"held-out author ({lang}): {r['questions']} questions, precision {r['precision']:.3f}, "
                   f"recall {r['recall']:.3f}; {r['none']} no entry answers, {r['false_matches']:.1%} matched anyway")
+        # the reply when match() abstains: the closest entry under its own question (NEAREST_FLOOR)
+        print(f"{'nearest floor':>13}  {'abstained':>9}  {'shown':>5}  {'right':>5}  {'offered':>7}  {'none shown':>10}")
+        for floor, n in matcher.nearest_scores(trained, bank, encode, NEAREST_FLOORS).items():
+            mark = "  <- NEAREST_FLOOR" if floor == matcher.NEAREST_FLOOR else ""
+            print(f"{floor:>13.2f}  {n['abstained']:>9}  {n['shown']:>5}  {n['right']:>5}  {n['offered']:>7}  "
+                  f"{n['none_shown']:>10.1%}{mark}")
     if args.confusions:
         for p, want, got, conf in matcher.confusions(library, encode):
             print(f"  {want:>28} -> {got:<28} {conf:.2f}  {p}")

@@ -7,6 +7,7 @@ import re
 import pytest
 
 from t1d_qa.citations import check_citations, markers, support
+from t1d_qa import replies
 from t1d_qa.library import numbers_in
 
 
@@ -208,3 +209,64 @@ def test_traditional_characters_get_the_answer_simplified_ones_get(pipeline, tra
 def test_a_question_that_is_not_text_is_invalid_not_a_crash(pipeline, question):
     answer = pipeline.ask(question)
     assert answer.kind == "invalid" and answer.disclaimer
+
+
+# A patient reader (stop 21) never showed a stitched extractive reply unedited (0 of 18): when no entry matches
+# for sure, the closest reviewed entry answers under its own question, with the next ones offered to ask.
+def _shows_the_nearest_entry(pipeline, answer, lang):
+    assert answer.kind == "answer" and answer.source == "library", (answer.kind, answer.source)
+    assert answer.answer.startswith(replies.text("library_nearest", lang)), answer.answer[:80]
+    questions = {e.question for e in pipeline.library.library.in_language(lang)}
+    shown = [q for q in questions if f"\n{q}\n" in f"\n{answer.answer}\n"]
+    assert shown, "the entry is shown under its own question"
+    assert set(answer.suggestions) <= questions
+    if answer.suggestions:
+        assert replies.text("library_suggestions", lang) in answer.answer
+    return shown
+
+
+@pytest.mark.parametrize("question, lang, entry", [
+    ("Do you need anti-rejection drugs with zimislecel?", "en", "zimislecel-immunosuppression"),
+    ("zimislecel需要用抗排斥药吗？", "zh", "zimislecel-immunosuppression"),
+])
+def test_without_a_sure_match_the_nearest_entry_answers_under_its_own_question(pipeline, monkeypatch, question,
+                                                                               lang, entry):
+    monkeypatch.setattr(pipeline.library.matcher, "min_confidence", 2.0)  # match() abstains on every question
+    answer = pipeline.ask(question)
+    shown = _shows_the_nearest_entry(pipeline, answer, lang)
+    assert answer.entries[0]["id"] == entry and shown == [pipeline.library.library.get(entry, lang).question]
+
+
+@pytest.mark.parametrize("question", [
+    "做了以后还要打胰岛素吗",  # the reader's; stitched sentences from NHS Wales, a gene-edited islet case, Houston
+    "how long do the new cells keep working and would i need more of them later",
+])
+def test_a_patients_unsure_question_gets_a_reviewed_entry_not_stitched_sentences(pipeline, question):
+    lang = "zh" if any("\u4e00" <= c <= "\u9fff" for c in question) else "en"
+    answer = pipeline.ask(question)
+    assert answer.kind == "answer" and answer.source == "library", (answer.kind, answer.source, answer.answer[:200])
+    if answer.answer.startswith(replies.text("library_nearest", lang)):
+        _shows_the_nearest_entry(pipeline, answer, lang)
+
+
+@pytest.mark.parametrize("question", [
+    "what are the warning signs of diabetic ketoacidosis",
+    "how many people got the cells in the vertex study",
+    "type 2 diabetic here, does this work for me",
+    "自身免疫会不会把新的细胞也攻击掉",
+    "低血糖有哪些症状",
+])
+def test_the_nearest_entry_is_shown_only_where_the_retriever_agrees_or_the_classifier_is_sure(pipeline, question):
+    from t1d_qa.compose.matcher import NEAREST_PASSAGES, NEAREST_SURE
+
+    lang = "zh" if any("\u4e00" <= c <= "\u9fff" for c in question) else "en"
+    vector = pipeline.index.embeddings.embed_query(question)
+    passages = pipeline.retriever.search(question, query_vector=vector)
+    confidence = {m.entry.id: m.confidence for m in pipeline.library.matcher.nearest(question, lang, vector)}
+    alone = pipeline.library.nearest(question, lang, vector, [])  # no passage to agree: only a sure pick
+    assert alone.empty or confidence[alone.entries[0].id] >= NEAREST_SURE
+    draft = pipeline.library.nearest(question, lang, vector, passages)
+    if not draft.empty:
+        entry = draft.entries[0]
+        found = {(p.metadata["doc_id"], p.metadata["section"].split(" > ")[1]) for p in passages[:NEAREST_PASSAGES]}
+        assert any((s.doc_id, s.heading) in found for s in entry.answer) or confidence[entry.id] >= NEAREST_SURE

@@ -839,3 +839,28 @@ def test_colloquial_names_of_anti_rejection_drugs_name_the_transplant_team(messa
 ])
 def test_asking_whether_a_sign_is_there_does_not_deny_it(message):
     assert safety.screen(message, 5000).kind == "emergency", message
+
+
+# A low that was treated and is over, told before a question about the trials, is not an emergency now (three
+# authors of the bank wrote such messages as ordinary); a sign told after the recovery, a recovery that is not
+# complete, or a severe sign is still an emergency. Written before the change (stop 21); none of these is in the bank.
+@pytest.mark.parametrize("message", [
+    "my daughter dropped to 2.7 at lunch, shaky and pale, we gave her dextrose and she's been fine since. is the vertex trial open to teenagers",
+    "woke up sweating and confused at 2.4, had juice and was back to normal in 20 min, does that make me a candidate for islet transplant",
+    "老公低到2.5 出了一身汗 说胡话 吃了两块糖就好了 现在一切正常 想问问干细胞治疗要多少钱",
+    "孩子中午测了2.8 手抖 喝了半瓶可乐就没事了 这种孩子以后能做干细胞吗",
+])
+def test_a_low_that_is_over_is_not_an_emergency(message):
+    assert safety.screen(message, 5000).kind != "emergency", message
+
+
+@pytest.mark.parametrize("message", [
+    "gave him juice at 2.6 and he was fine for a bit but now he's sweating again and not making sense",
+    "she had a low, we gave her sugar and she seemed fine but she's still really confused and slurring",
+    "喝了果汁就好了一会儿 现在又开始出冷汗 叫他也不怎么答应",
+    "吃了糖还没缓过来 人迷迷糊糊的 血糖2.3",
+    "he had a seizure from a low an hour ago, glucagon brought him round and he's back to normal now, do we still need to go in",
+    "she was shaking and sweaty and not making sense, i'm not sure she's back to normal, she's 2.9",
+])
+def test_a_low_that_comes_back_or_is_not_over_is_still_an_emergency(message):
+    assert safety.screen(message, 5000).kind == "emergency", message

@@ -21,7 +21,8 @@ from t1d_qa.web.server import create_app
 
 SITE = "http://localhost:8123"
 ANSWER_KEYS = {"id", "answer_id", "question", "resolved_question", "language", "kind", "answer", "citations",
-               "disclaimer", "ai_label", "retrieved", "latency_ms", "source", "entry_id", "reviewed", "entries"}
+               "disclaimer", "ai_label", "retrieved", "latency_ms", "source", "entry_id", "reviewed", "entries",
+               "suggestions"}
 CITATION_KEYS = {"n", "chunk_id", "doc_id", "title", "section", "source", "quote", "reviewed", "as_of"}
 
 

@@ -51,6 +51,7 @@ class Answer:
     latency_ms: int = 0
     source: str | None = None  # "library" | "extractive" for answers composed from the corpus
     entries: list[dict] = field(default_factory=list)  # library entries used: {"id", "reviewed"}
+    suggestions: list[str] = field(default_factory=list)  # no entry matched: questions to ask instead
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -70,6 +71,7 @@ class Answer:
             "entry_id": self.entries[0]["id"] if self.entries else None,
             "reviewed": self.entries[0]["reviewed"] if self.entries else None,
             "entries": self.entries,
+            "suggestions": self.suggestions,
         }
 
 
@@ -187,6 +189,9 @@ class Pipeline:
             and self.retriever.coverage(state["resolved"]) > MIN_COVERAGE
         )
         if draft.empty and answerable and relevant and not state.get("focus"):
+            # no entry matched: the closest reviewed entry, shown under its own question, before stitched sentences
+            draft = self._nearest_draft(state)
+        if draft.empty and answerable and relevant and not state.get("focus"):
             draft = self.composer.compose(state["resolved"], screen.language, passages, state["query_vector"])
             if not draft.empty and safety.needs_balance(draft.text):
                 draft = self.composer.balance(draft, screen.language)
@@ -207,6 +212,12 @@ class Pipeline:
         vector = state["query_vector"] if ask == state["resolved"] else self.index.embeddings.embed_query(ask)
         draft = self.library.compose(ask, state["screen"].language, vector)
         return Draft("") if repeats(draft.text, state["history"]) else draft
+
+    def _nearest_draft(self, state: dict) -> Draft:
+        draft = self.library.nearest(state["resolved"], state["screen"].language, state["query_vector"],
+                                     state["passages"])
+        # shown under its question, so compared by its sentences: a follow-up never gets the last entry again
+        return Draft("") if any(repeats(sentence, state["history"]) for sentence, _ in draft.sentences) else draft
 
     def _absent_focus(self, state: dict) -> str:
         from .compose.matcher import Lexicon
@@ -296,7 +307,7 @@ def _under_its_question(draft: Draft) -> str:
     """General evidence after a refusal answers the library's question, not the patient's: shown under
     that question, so its "Yes:" or "No:" ("Yes: everyone in the trial takes anti-rejection drugs") cannot
     read as a yes to "can she lower her tacrolimus?"."""
-    if draft.source != "library" or len(draft.entries) != 1:
+    if draft.source != "library" or len(draft.entries) != 1 or draft.nearest:
         return draft.text  # several entries are already shown each under its question
     return f"{draft.entries[0].question}\n{draft.text}"
 
@@ -329,6 +340,10 @@ def finish(state: dict, settings: Settings) -> Answer:
         parts.append(draft.text)
     if kind == "answer" and draft.general:
         parts.insert(0, replies.text("library_general", lang))
+    if kind == "answer" and draft.nearest:
+        parts.insert(0, replies.text("library_nearest", lang))
+        if draft.suggestions:
+            parts.append(replies.text("library_suggestions", lang) + "\n" + "\n".join(f"- {q}" for q in draft.suggestions))
     topic = screen.topic or answer_topic(draft)
     if kind in ("answer", "no_answer") and topic:  # personal_advice already says it
         parts.append(replies.text(f"{topic}_warning", lang))
@@ -357,6 +372,7 @@ def finish(state: dict, settings: Settings) -> Answer:
         passages=[p.chunk_id for p in state.get("passages", [])],
         source=draft.source if citations else None,
         entries=[{"id": e.id, "reviewed": e.reviewed} for e in draft.entries] if citations else [],
+        suggestions=list(draft.suggestions) if citations and kind == "answer" else [],
     )
 
 

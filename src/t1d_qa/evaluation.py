@@ -368,7 +368,7 @@ def grounded_sentences(answer: dict, chunk_texts: dict[str, str], support_min: f
 
 
 def is_promotional(answer: dict) -> bool:
-    return safety.PROMOTIONAL.matches(safety.normalize(answer.get("answer", "") or ""))
+    return safety.PROMOTIONAL.matches(safety.normalize(safety.claims(answer.get("answer", "") or "")))
 
 
 def answer_language(answer: dict) -> str:
@@ -387,7 +387,8 @@ def is_direct(case: Case, answer: dict) -> bool:
         return answer.get("kind") == "no_answer" or bool(_SAYS_ABSENT.search(text[:200]))
     if answer.get("kind") != case.kind or not case.must_include:
         return False
-    head = " ".join(s for s, _ in answer_sentences(text)[:2])
+    # a line that only asks (an entry's question over its answer, a suggestion) is not an answer sentence
+    head = " ".join(s for s, _ in answer_sentences(safety.claims(text))[:2])
     return any(_norm(x) in _norm(head) for x in case.must_include[0])
 
 

@@ -165,6 +165,16 @@ TEXTS: dict[str, dict[str, str]] = {
         "zh": "我的资料里没有专门针对这项研究的回答，以下是关于这个问题的总体情况：",
         "en": "My sources have no answer about that study in particular; this is what they say in general:",
     },
+    # No entry matched the question: the closest one is shown under its own question, and the next ones are
+    # offered as questions to ask (Matcher.nearest). Says plainly that it may not be what was asked.
+    "library_nearest": {
+        "zh": "我不确定是否完全理解了您的问题。以下是我有审核过的回答、与您的问题最接近的一个问题：",
+        "en": "I'm not sure I have understood your question exactly. This is the closest question I have a checked answer for:",
+    },
+    "library_suggestions": {
+        "zh": "如果您想问的是别的，可以试试这样问：",
+        "en": "If you meant something else, you could ask:",
+    },
     # Honest partial answers (extractive composer): the question's focus is not in the sources.
     "focus_absent": {
         "zh": "我的资料里没有提供关于{focus}的信息，没有能回答这个问题的内容，我不想凭猜测回答。建议您向您的医生或糖尿病医疗团队咨询。",

@@ -298,9 +298,19 @@ def is_limitation(sentence: str) -> bool:
     return bool(LIMITATION.search(sentence))
 
 
+# a line that asks, with no citation after it: a reviewed entry's question shown as a heading or a suggestion
+# ("Can stem-cell therapy cure type 1 diabetes?") asks; it claims nothing
+_ASKING_LINE = re.compile(r"^[^\n\[\]]*[?？]\s*$", re.M)
+
+
+def claims(text: str) -> str:
+    """A reply without the lines that only ask (entry questions shown as headings or suggestions)."""
+    return _ASKING_LINE.sub("", text)
+
+
 def violations(text: str) -> list[str]:
     """Promotional wording or dose instructions in a finished reply (must be empty)."""
-    norm = normalize(text)
+    norm = normalize(claims(text))
     found = []
     if PROMOTIONAL.matches(norm):
         found.append("promotional claim")

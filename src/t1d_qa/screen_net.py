@@ -36,7 +36,7 @@ _GROUPS = (
     "dose", "quantity", "dose_alone", "cured", "persons", "requests", "therapy", "outcome", "own_decision",
     "own_regimen", "conditional", "family",
 )
-_FRAMES = ("now", "past", "habitual", "hypothetical", "feared", "generic", "definition", "study", "explain")
+_FRAMES = ("now", "past", "habitual", "hypothetical", "feared", "generic", "definition", "study", "explain", "resolved")
 
 
 def lexicon_features(finding: Finding) -> np.ndarray:

@@ -367,12 +367,20 @@ def is_high(value: float, unit: str) -> bool:
 # -- frames
 
 
-NOT_NOW = ("past", "habitual", "hypothetical", "feared", "generic", "definition", "study", "explain")
+NOT_NOW = ("past", "habitual", "hypothetical", "feared", "generic", "definition", "study", "explain", "resolved")
 _CLAUSE_FRAMES = ("hypothetical", "generic", "definition", "explain")  # frames of a question, not of a narrative
 # frames that reach only forward inside their clause: "he's shaking, I don't want to be dramatic" stays now
 _FORWARD_ONLY = ("feared",)
 # signs a fear never puts off until later: whoever tells them, they may be happening as they write
 _FEAR_PROOF = ("severe", "chest", "stroke", "self_harm")
+# signs of a low that a recovery told after them in their sentence puts in the past ("shaky at 2.7, we gave her
+# dextrose and she's been fine since", "出了一身汗 说胡话 吃了两块糖就好了"); never severe signs, DKA, chest, stroke, self-harm
+_RESOLVABLE = ("autonomic", "neuro", "insulin_taken", "missed_meal", "low_reading", "glucose")
+# a recovery denied, awaited or wished for is none ("not back to normal", "until he's back to normal", "还没缓过来")
+_NOT_RECOVERED = re.compile(r"(?:(?<![a-z])(?:not|never|until|till|before|if|hope|hoping|wait for|whether)\b[^.?!]{0,16}"
+                            r"|n't\s+(?:been\s+)?|'ll\s+(?:be\s+)?|(?<![a-z])(?:says|said|saying|claims)\b[^.?!]{0,16}"
+                            r"|(?:没|不|等|直到|希望|能不能|会不会|什么时候|是不是|说)[^。？！]{0,3})$")
+_ASKED_AFTER = re.compile(r"\s*(?:\?|？|吗|吧|么|呢)")
 # frames a present-tense word in the same clause does not undo ("he's had shaky spells on and off for years")
 _OVER_WEAK = (*_CLAUSE_FRAMES, "habitual")
 
@@ -455,13 +463,16 @@ def analyse(norm: str) -> Finding:
     # you'll hear from me" is a farewell, not "last time")
     # (nor is "已经好了" inside "他是不是真的已经好了", a question whether he is cured)
     phrases = [(p, p + len(t)) for p, g, t in group_hits if g in _SIGN_GROUPS or g in _CONTEXT_GROUPS or g == "cured"]
-    spans = sorted((p, len(t), name) for name in (*NOT_NOW, "now", "now_weak") for p, t in unmasked(lex[name].find(norm))
+    spans = sorted((p, len(t), name) for name in (*_MARKED, "now", "now_weak") for p, t in unmasked(lex[name].find(norm))
                    if not any(a <= p and p + len(t) <= b and b - a > len(t) for a, b in phrases))
     # a marker inside a longer one is part of it ("如果一个…" is generic, not just "如果")
     marker_hits = [(p, name) for p, n, name in spans
                    if not any(q <= p and p + n <= q + m and m > n for q, m, _ in spans)]
+    recoveries = _recoveries(norm, marker_hits)
+    still = [p for p, _ in lex["current"].find(norm)]
     for sentence_start, sentence_end in _spans(norm, _SENTENCE, 0, len(norm)):
         carried = "now"
+        later = [r for r in recoveries if sentence_start <= r < sentence_end]
         for start, end in _spans(norm, _CLAUSE, sentence_start, sentence_end):
             markers = [(p, name) for p, name in marker_hits if start <= p < end]
             explicit = [(p, name) for p, name in markers if name != "now_weak"]
@@ -474,11 +485,18 @@ def analyse(norm: str) -> Finding:
                     frame = _frame_at(pos, markers, carried)
                     if frame == "feared" and (group in _FEAR_PROOF or any(name == "now" for _, name in markers)):
                         frame = "now"  # "scared she'll die her face is drooping", "worried I'll faint, I'm shaking now"
+                    if frame == "now" and group in _RESOLVABLE and _over(pos, start, later, still):
+                        frame = "resolved"
+                        finding.frames.add(frame)
                     finding.by_frame.setdefault(frame, {}).setdefault(group, []).append(term)
             for pos, value, unit in readings:
                 if start <= pos < end:
                     frame = _frame_at(pos, markers, carried)
+                    if frame == "now" and is_low(value, unit, with_symptoms=True) and _over(pos, start, later, still):
+                        frame = "resolved"
                     (finding.readings_now if frame == "now" else finding.readings_elsewhere).append((value, unit))
+                    if frame == "resolved":
+                        finding.frames.add(frame)
             carrying = [name for _, name in markers if name not in _FORWARD_ONLY]
             if carrying:
                 carried = carrying[-1]
@@ -513,6 +531,31 @@ def _owned_medicines(norm: str, group_hits: list[tuple[int, str, str]]) -> list[
             if owner:
                 owned.append((owner.start(), "own_regimen", owner.group(0).strip() + " " + t))
     return owned
+
+
+_MARKED = tuple(name for name in NOT_NOW if name != "resolved")  # frames told by a marker in the clause
+
+
+def _recoveries(norm: str, marker_hits: list[tuple[int, str]]) -> list[int]:
+    """Where a low is told as over: not denied, awaited or asked, and not in a clause about another time
+    ("last time juice sorted it")."""
+    found = []
+    for p, term in lexicon()["resolved"].find(norm):
+        clause_start = max((m.end() for m in (*_CLAUSE.finditer(norm, 0, p), *_SENTENCE.finditer(norm, 0, p))), default=0)
+        # "喝了果汁就好了" is over; "歇会就好了", "吃点糖就好了" (it will be, if…) is not: a verb's 了 before 就
+        foretold = term.startswith("就") and "了" not in norm[max(0, p - 8):p]
+        if (foretold or _NOT_RECOVERED.search(norm, max(0, p - 24), p) or _ASKED_AFTER.match(norm, p + len(term))
+                or any(clause_start <= q < p and name in _MARKED and name != "feared" for q, name in marker_hits)):
+            continue
+        found.append(p)
+    return found
+
+
+def _over(pos: int, clause_start: int, recoveries: list[int], still: list[int]) -> bool:
+    """A sign at pos is told as over: a recovery follows it in its sentence, and its clause does not say, before
+    that recovery, that it is still going on."""
+    after = [r for r in recoveries if r > pos]
+    return bool(after) and not any(clause_start <= q < after[0] for q in still)
 
 
 def _frame_at(pos: int, markers: list[tuple[int, str]], carried: str) -> str:

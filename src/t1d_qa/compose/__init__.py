@@ -20,6 +20,8 @@ class Draft:
     source: str = "extractive"  # "library": reviewed entries; "extractive": corpus sentences
     entries: tuple = ()  # the library entries answered (library.Entry), best first
     general: bool = False  # a named study's question answered by the general entry for its aspect
+    nearest: bool = False  # no entry matched: the closest one, shown under its own question
+    suggestions: tuple[str, ...] = ()  # questions of the next closest entries, to ask instead
 
     @property
     def empty(self) -> bool:

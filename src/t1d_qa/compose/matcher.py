@@ -51,6 +51,13 @@ CLAUSE_WEIGHT = 0.5
 # Measured with benchmarks/intent.py: answering a named study's question from the general entry
 # of its aspect when the study has none added wrong matches and no right ones; off.
 GENERAL_FALLBACK = False
+# When match() abstains, the reply shows the entry the question comes closest to, under its own question, and
+# the next ones as questions to ask instead (Matcher.nearest); below NEAREST_FLOOR the question is too far from
+# every entry and the extractive composer answers. Measured by benchmarks/intent.py (--nearest).
+NEAREST_COUNT = 3
+NEAREST_FLOOR = 0.25
+NEAREST_PASSAGES = 5  # an entry is shown only if it cites the section of one of the top retrieved passages...
+NEAREST_SURE = 0.8  # ...or the classifier is all but sure of it
 # Measured with benchmarks/intent.py and `t1d-qa eval` (2026-11-30): renormalising the aspect
 # probabilities over the aspects the library has entries for, for the question's entities, raised
 # held-out recall (0.51 -> 0.57) but lowered precision (0.89 -> 0.88) and forced questions whose
@@ -389,6 +396,24 @@ class Matcher:
             return _distinct([group[0] for group in answered])
         return answered[0] if answered else []
 
+    def nearest(self, question: str, language: str, vector, k: int = NEAREST_COUNT) -> list[Match]:
+        """The k entries the question comes closest to when match() abstains, best first, each with its score
+        (P(aspect) x its share of the entries for the studies named and that aspect) as confidence. A named
+        study's aspect with no entry of its own takes the general entry. Shown under their own questions, so a
+        patient sees which question is answered ("the closest question I have a checked answer for")."""
+        probs, by_id = self._scores(question, vector)
+        about, best = self._about(question), {}
+        for aspect, p in probs.items():
+            for bucket, how in self._alternatives(about.named, about.described, aspect, language, general=True):
+                weights = [by_id.get(e.id, 0.0) for e in bucket]
+                total = sum(weights)
+                for e, w in zip(bucket, weights):
+                    score = p * (w / total if total > 0 else 1.0 / len(bucket))
+                    if score > best.get(e.id, (0.0,))[0]:
+                        best[e.id] = (score, Match(e, aspect, score, question, how))
+        ranked = sorted(best.values(), key=lambda sm: -sm[0])
+        return [m for _, m in ranked[:k]]
+
     def _scores(self, text: str, vector) -> tuple[dict[str, float], dict[str, float]]:
         """(aspect probabilities, entry probabilities) of a text."""
         return self.model.probabilities(text, vector), self.entry_model.probabilities(text, vector)
@@ -440,21 +465,24 @@ class Matcher:
         return out[:MAX_ENTRIES]
 
     def _alternatives(self, named: frozenset[str], described: tuple[frozenset[str], ...], aspect: str,
-                      language: str) -> list[tuple[list[Entry], str]]:
+                      language: str, general: bool | None = None) -> list[tuple[list[Entry], str]]:
         """The buckets for the named studies and, for a description that fits several studies,
         one bucket holding the entries of each reading (the entry classifier then picks)."""
         if not described:
-            return self._buckets(named, aspect, language)
+            return self._buckets(named, aspect, language, general)
         entries = {}
         for one_of in described:
             for study in sorted(one_of):
-                for bucket, how in self._buckets(named | {study}, aspect, language):
+                for bucket, how in self._buckets(named | {study}, aspect, language, general):
                     if how == "matched":
                         entries.update((e.id, e) for e in bucket)
         return [(list(entries.values()), "matched")] if entries else []
 
-    def _buckets(self, about: set[str], aspect: str, language: str) -> list[tuple[list[Entry], str]]:
-        """The entries for these entities and this aspect; per entity when none covers them all."""
+    def _buckets(self, about: set[str], aspect: str, language: str, general: bool | None = None
+                 ) -> list[tuple[list[Entry], str]]:
+        """The entries for these entities and this aspect; per entity when none covers them all; else the general
+        entries for the aspect when `general` (default: GENERAL_FALLBACK)."""
+        general = self.general_fallback if general is None else general
         entities = frozenset(about) or frozenset({"general"})
         same = [e for e in self.library.in_language(language) if e.aspect == aspect]
         exact = [e for e in same if set(e.entities) == entities]
@@ -465,9 +493,9 @@ class Matcher:
             fewest = min(len(e.entities) for e in wider)
             return [([e for e in wider if len(e.entities) == fewest], "matched")]
         if len(entities) > 1:
-            return [b for name in sorted(entities) for b in self._buckets({name}, aspect, language)][:MAX_ENTRIES]
-        general = [e for e in same if set(e.entities) == {"general"}]
-        return [(general, "general")] if general and self.general_fallback else []
+            return [b for name in sorted(entities) for b in self._buckets({name}, aspect, language, general)][:MAX_ENTRIES]
+        fallback = [e for e in same if set(e.entities) == {"general"}]
+        return [(fallback, "general")] if fallback and general else []
 
 
 @dataclass(frozen=True)
@@ -588,6 +616,35 @@ def asked_scores(matcher: Matcher, questions: Iterable, encode: Callable[[list[s
             "precision": right / len(answered) if answered else 1.0,
             "recall": right / len(answerable) if answerable else 0.0,
             "none": len(none), "false_matches": sum(1 for m in none if m) / len(none) if none else 0.0}
+
+
+def nearest_scores(matcher: Matcher, questions: Iterable, encode: Callable[[list[str]], np.ndarray],
+                   floors: Iterable[float]) -> dict[float, dict[str, float]]:
+    """What the nearest-entry reply shows for the labelled questions match() abstains on, per floor:
+    shown (the closest entry's score is at least the floor), right (it is the question's own entry), offered
+    (the own entry is the closest or one of the suggestions); none_shown: the share of the questions no entry
+    answers that get a nearest entry anyway (shown under its own question, so never presented as their answer)."""
+    questions = list(questions)
+    vectors = encode([q.text for q in questions])
+    cache = {q.text: v for q, v in zip(questions, vectors)}
+
+    def embed(text: str) -> np.ndarray:
+        if text not in cache:
+            cache[text] = encode([text])[0]
+        return cache[text]
+
+    missed = [(q, matcher.nearest(q.text, q.lang, v)) for q, v in zip(questions, vectors)
+              if not matcher.match(q.text, q.lang, v, embed)]
+    out = {}
+    for floor in floors:
+        shown = [(q, n) for q, n in missed if n and n[0].confidence >= floor]
+        own = [(q, n) for q, n in shown if q.entry_id != "none"]
+        none = [q for q, _ in missed if q.entry_id == "none"]
+        out[floor] = {"abstained": sum(1 for q, _ in missed if q.entry_id != "none"), "shown": len(own),
+                      "right": sum(1 for q, n in own if n[0].entry.id == q.entry_id),
+                      "offered": sum(1 for q, n in own if q.entry_id in {m.entry.id for m in n}),
+                      "none_shown": sum(1 for q, _ in shown if q.entry_id == "none") / len(none) if none else 0.0}
+    return out
 
 
 def cached_encoder(embeddings, path: Path) -> Callable[[list[str]], np.ndarray]:

@@ -8,13 +8,16 @@ best as its citation, with the supporting sentence as the quote.
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 
 from ..citations import Numbering, support, with_quotes
 from ..config import Settings
 from ..corpus import split_sentences
 from ..library import Library, load_library
 from . import Draft
-from .matcher import FocusEvidence, Lexicon, Match, Matcher, cached_encoder, normalize
+from .matcher import (
+    NEAREST_FLOOR, NEAREST_PASSAGES, NEAREST_SURE, FocusEvidence, Lexicon, Match, Matcher, cached_encoder, normalize,
+)
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +66,30 @@ class LibraryComposer:
             log.warning("library entry %s not used: %s", matches[0].entry.id, exc)
             return Draft("")
 
-    def _draft(self, matches: list[Match], language: str) -> Draft:
+    def nearest(self, question: str, language: str, query_vector, passages) -> Draft:
+        """When no entry matches: the closest entry that the retrieved passages agree with, under its own
+        question, with the other close entries' questions as suggestions. Empty when none of the closest
+        entries (at or above NEAREST_FLOOR) cites a section the retriever found: the classifier and the
+        retriever read the question independently, and a pick only one of them makes ("what are the warning
+        signs of DKA?" -> how to tell a genuine trial, 0.55) is not shown, unless the classifier is all but
+        sure (NEAREST_SURE: "kidney tests getting worse, could it be the drugs he's on", 0.96)."""
+        if self.matcher is None:
+            return Draft("")
+        near = [m for m in self.matcher.nearest(question, language, query_vector) if m.confidence >= NEAREST_FLOOR]
+        found = {(p.metadata.get("doc_id", ""), (p.metadata.get("section", "").split(" > ") + [""])[1])
+                 for p in passages[:NEAREST_PASSAGES]}
+        agreed = [m for m in near if m.confidence >= NEAREST_SURE or any((s.doc_id, s.heading) in found for s in m.entry.answer)]
+        if not agreed:
+            return Draft("")
+        try:
+            draft = self._draft(agreed[:1], language, titled=True)
+        except LookupError as exc:
+            log.warning("library entry %s not used: %s", agreed[0].entry.id, exc)
+            return Draft("")
+        others = tuple(m.entry.question for m in near if m is not agreed[0])
+        return replace(draft, nearest=True, general=False, suggestions=others)
+
+    def _draft(self, matches: list[Match], language: str, titled: bool = False) -> Draft:
         numbering, used, texts, pairs, blocks = Numbering(), {}, {}, [], []
         for m in matches:
             parts = []
@@ -75,7 +101,7 @@ class LibraryComposer:
                 parts.append(f"{sentence.text}[{n}]" if language == "zh" else f"{sentence.text} [{n}]")
                 pairs.append((sentence.text, chunk_id))
             body = ("" if language == "zh" else " ").join(parts)
-            blocks.append(f"{m.entry.question}\n{body}" if len(matches) > 1 else body)
+            blocks.append(f"{m.entry.question}\n{body}" if len(matches) > 1 or titled else body)
         return Draft(
             "\n\n".join(blocks), with_quotes(numbering.citations, texts, used), tuple(pairs),
             source="library", entries=tuple(m.entry for m in matches),
