@@ -51,6 +51,12 @@ EDITOR_NOTE = ("编者注", "Editor's note")
 # else; the citation list under each answer already carries them.
 CITATION_SECTIONS = re.compile(r"(完整引用|full citation)", re.I)
 CITATION_QUESTION = re.compile(r"(doi|pmid|nct|chictr|引用|出处|发表|期刊|作者|登记号|注册号|publish|journal|author|cite|registration)", re.I)
+# Where the clinic's article overstates, and the article's own words: they answer a question about the article
+# or a claim ("is it true that…", "the ad says…"); read into any other answer they are an editor's notes
+# ("The clinic's article says … but leaves out …" before a patient's question is answered).
+ARTICLE_CHECK = re.compile(r"(where the clinic's article differs|诊所文章与原论文的差异|诊所文章|the clinic's article)", re.I)
+ARTICLE_QUESTION = re.compile(r"(article|文章|\bads?\b|advert|广告|news|新闻|报道|claim|true|是真的|真的假的|说的|宣传|夸大|overstat|exaggerat)", re.I)
+ARTICLE_PENALTY = 0.03
 # Questions whose answer is a number: the first sentence must hold one.
 ASKS_NUMBER = re.compile(r"(how many|how much|how long|how old|what age|when|多少|几|多久|多长|什么时候|哪一年|几岁)")
 LIMITATION_QUERY = {
@@ -158,6 +164,7 @@ class ExtractiveComposer:
         pool = same or passages  # cross-language fallback when nothing in the question's language
         vectors = self.index.sentence_vectors([p.chunk_id for p in pool])
         asks_citation = bool(CITATION_QUESTION.search(question))
+        asks_article = bool(ARTICLE_QUESTION.search(question))
         lexicon = Lexicon.load_default()
         named = lexicon.entities_in(normalize(question)) - {"article", "general"}
         out = []
@@ -175,6 +182,8 @@ class ExtractiveComposer:
                 section = passage.metadata.get("section", "")
                 if not asks_citation and CITATION_SECTIONS.search(section):
                     score -= CITATION_PENALTY
+                if not asks_article and (ARTICLE_CHECK.search(section.split(">")[-1]) or ARTICLE_CHECK.match(display)):
+                    score -= ARTICLE_PENALTY
                 if sections and sections.search(section.split(">")[-1]):
                     score += INTENT_PRIOR
                 out.append(_Candidate(display, sentence, passage, vec, similarity, score))
