@@ -249,24 +249,14 @@ def test_a_patients_unsure_question_gets_a_reviewed_entry_not_stitched_sentences
         _shows_the_nearest_entry(pipeline, answer, lang)
 
 
-@pytest.mark.parametrize("question", [
-    "what are the warning signs of diabetic ketoacidosis",
-    "how many people got the cells in the vertex study",
-    "type 2 diabetic here, does this work for me",
-    "自身免疫会不会把新的细胞也攻击掉",
-    "低血糖有哪些症状",
-])
-def test_the_nearest_entry_is_shown_only_where_the_retriever_agrees_or_the_classifier_is_sure(pipeline, question):
-    from t1d_qa.compose.matcher import NEAREST_PASSAGES, NEAREST_SURE
-
-    lang = "zh" if any("\u4e00" <= c <= "\u9fff" for c in question) else "en"
+def test_the_nearest_entry_needs_the_retrieved_evidence_to_agree(pipeline, monkeypatch):
+    # the classifier alone reads "warning signs of DKA" as telling a genuine trial's warning signs; the retriever
+    # finds the DKA section, whose sentences are far closer to the question than the trial section's
+    monkeypatch.setattr(pipeline.library.matcher, "min_confidence", 2.0)  # match() abstains on every question
+    question = "what are the warning signs of diabetic ketoacidosis"
     vector = pipeline.index.embeddings.embed_query(question)
-    passages = pipeline.retriever.search(question, query_vector=vector)
-    confidence = {m.entry.id: m.confidence for m in pipeline.library.matcher.nearest(question, lang, vector)}
-    alone = pipeline.library.nearest(question, lang, vector, [])  # no passage to agree: only a sure pick
-    assert alone.empty or confidence[alone.entries[0].id] >= NEAREST_SURE
-    draft = pipeline.library.nearest(question, lang, vector, passages)
-    if not draft.empty:
-        entry = draft.entries[0]
-        found = {(p.metadata["doc_id"], p.metadata["section"].split(" > ")[1]) for p in passages[:NEAREST_PASSAGES]}
-        assert any((s.doc_id, s.heading) in found for s in entry.answer) or confidence[entry.id] >= NEAREST_SURE
+    assert pipeline.library.matcher.nearest(question, "en", vector)[0].entry.id == "general-genuine-trial"
+    answer = pipeline.ask(question)
+    assert "general-genuine-trial" not in [e["id"] for e in answer.entries]
+    assert re.search(r"vomit|breath", answer.answer), answer.answer[:300]
+    assert pipeline.library.nearest(question, "en", vector, []).empty  # no evidence retrieved: nothing is shown

@@ -183,13 +183,12 @@ class Pipeline:
         state["focus"] = self._absent_focus(state) if answerable else ""
         if answerable and not state["focus"]:
             draft = self._library_draft(state)
-        relevant = (
-            bool(passages)
-            and passages[0].dense >= self.settings.min_relevance
-            and self.retriever.coverage(state["resolved"]) > MIN_COVERAGE
-        )
-        if draft.empty and answerable and relevant and not state.get("focus"):
-            # no entry matched: the closest reviewed entry, shown under its own question, before stitched sentences
+        close = bool(passages) and passages[0].dense >= self.settings.min_relevance
+        relevant = close and self.retriever.coverage(state["resolved"]) > MIN_COVERAGE
+        if draft.empty and answerable and close and not state.get("focus"):
+            # no entry matched: the closest reviewed entry the evidence agrees with, shown under its own question,
+            # before stitched sentences (words the corpus lacks, "my son keeps asking if he can be cured by 18",
+            # do not stop it: the entry's question shows what is answered)
             draft = self._nearest_draft(state)
         if draft.empty and answerable and relevant and not state.get("focus"):
             draft = self.composer.compose(state["resolved"], screen.language, passages, state["query_vector"])

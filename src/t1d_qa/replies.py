@@ -166,10 +166,11 @@ TEXTS: dict[str, dict[str, str]] = {
         "en": "My sources have no answer about that study in particular; this is what they say in general:",
     },
     # No entry matched the question: the closest one is shown under its own question, and the next ones are
-    # offered as questions to ask (Matcher.nearest). Says plainly that it may not be what was asked.
+    # offered as questions to ask (Matcher.nearest). Says plainly which question is answered (a hedge such as "I'm not
+    # sure I understood" read as false doubt on the many right picks, a second patient reader found).
     "library_nearest": {
-        "zh": "我不确定是否完全理解了您的问题。以下是我有审核过的回答、与您的问题最接近的一个问题：",
-        "en": "I'm not sure I have understood your question exactly. This is the closest question I have a checked answer for:",
+        "zh": "以下是与您的问题最接近、我有审核过回答的问题：",
+        "en": "This is the closest question to yours that I have a checked answer for:",
     },
     "library_suggestions": {
         "zh": "如果您想问的是别的，可以试试这样问：",

@@ -55,9 +55,13 @@ GENERAL_FALLBACK = False
 # the next ones as questions to ask instead (Matcher.nearest); below NEAREST_FLOOR the question is too far from
 # every entry and the extractive composer answers. Measured by benchmarks/intent.py (--nearest).
 NEAREST_COUNT = 3
-NEAREST_FLOOR = 0.25
-NEAREST_PASSAGES = 5  # an entry is shown only if it cites the section of one of the top retrieved passages...
-NEAREST_SURE = 0.8  # ...or the classifier is all but sure of it
+NEAREST_FLOOR = 0.35
+# The retrieved evidence must agree (LibraryComposer.nearest): the entry cites the section of one of the top
+# NEAREST_PASSAGES passages, or its cited sections hold a sentence within NEAREST_EVIDENCE_GAP of their best one,
+# or the classifier is all but sure (NEAREST_SURE)
+NEAREST_PASSAGES = 5
+NEAREST_EVIDENCE_GAP = 0.02
+NEAREST_SURE = 0.8
 # Measured with benchmarks/intent.py and `t1d-qa eval` (2026-11-30): renormalising the aspect
 # probabilities over the aspects the library has entries for, for the question's entities, raised
 # held-out recall (0.51 -> 0.57) but lowered precision (0.89 -> 0.88) and forced questions whose
@@ -591,6 +595,20 @@ def _held_out_matches(library: Library, encode: Callable[[list[str]], np.ndarray
     return out
 
 
+def _cached_embedding(texts: list[str], encode: Callable[[list[str]], np.ndarray]
+                      ) -> tuple[np.ndarray, Callable[[str], np.ndarray]]:
+    """The texts' vectors, and an embed(text) for their clauses that remembers what it encoded."""
+    vectors = encode(texts)
+    cache = dict(zip(texts, vectors))
+
+    def embed(text: str) -> np.ndarray:
+        if text not in cache:
+            cache[text] = encode([text])[0]
+        return cache[text]
+
+    return vectors, embed
+
+
 def asked_scores(matcher: Matcher, questions: Iterable, encode: Callable[[list[str]], np.ndarray]
                  ) -> dict[str, float]:
     """How the matcher does on labelled patients' questions it never trained on (library.Asked items).
@@ -599,14 +617,7 @@ def asked_scores(matcher: Matcher, questions: Iterable, encode: Callable[[list[s
     recall: the same, among all answerable ones; false_matches: the share of the questions no entry
     answers ("none") that are matched to an entry anyway."""
     questions = list(questions)
-    vectors = encode([q.text for q in questions])
-    cache = {q.text: v for q, v in zip(questions, vectors)}
-
-    def embed(text: str) -> np.ndarray:
-        if text not in cache:
-            cache[text] = encode([text])[0]
-        return cache[text]
-
+    vectors, embed = _cached_embedding([q.text for q in questions], encode)
     got = [(q, matcher.match(q.text, q.lang, v, embed)) for q, v in zip(questions, vectors)]
     answerable = [(q, m) for q, m in got if q.entry_id != "none"]
     answered = [(q, m) for q, m in answerable if m]
@@ -625,14 +636,7 @@ def nearest_scores(matcher: Matcher, questions: Iterable, encode: Callable[[list
     (the own entry is the closest or one of the suggestions); none_shown: the share of the questions no entry
     answers that get a nearest entry anyway (shown under its own question, so never presented as their answer)."""
     questions = list(questions)
-    vectors = encode([q.text for q in questions])
-    cache = {q.text: v for q, v in zip(questions, vectors)}
-
-    def embed(text: str) -> np.ndarray:
-        if text not in cache:
-            cache[text] = encode([text])[0]
-        return cache[text]
-
+    vectors, embed = _cached_embedding([q.text for q in questions], encode)
     missed = [(q, matcher.nearest(q.text, q.lang, v)) for q, v in zip(questions, vectors)
               if not matcher.match(q.text, q.lang, v, embed)]
     out = {}

@@ -10,13 +10,16 @@ from __future__ import annotations
 import logging
 from dataclasses import replace
 
+import numpy as np
+
 from ..citations import Numbering, support, with_quotes
 from ..config import Settings
 from ..corpus import split_sentences
 from ..library import Library, load_library
 from . import Draft
 from .matcher import (
-    NEAREST_FLOOR, NEAREST_PASSAGES, NEAREST_SURE, FocusEvidence, Lexicon, Match, Matcher, cached_encoder, normalize,
+    NEAREST_EVIDENCE_GAP, NEAREST_FLOOR, NEAREST_PASSAGES, NEAREST_SURE, FocusEvidence, Lexicon, Match, Matcher,
+    cached_encoder, normalize,
 )
 
 log = logging.getLogger(__name__)
@@ -67,27 +70,49 @@ class LibraryComposer:
             return Draft("")
 
     def nearest(self, question: str, language: str, query_vector, passages) -> Draft:
-        """When no entry matches: the closest entry that the retrieved passages agree with, under its own
-        question, with the other close entries' questions as suggestions. Empty when none of the closest
-        entries (at or above NEAREST_FLOOR) cites a section the retriever found: the classifier and the
-        retriever read the question independently, and a pick only one of them makes ("what are the warning
-        signs of DKA?" -> how to tell a genuine trial, 0.55) is not shown, unless the classifier is all but
-        sure (NEAREST_SURE: "kidney tests getting worse, could it be the drugs he's on", 0.96)."""
+        """When no entry matches: the closest entry the retrieved evidence agrees with, under its own question,
+        with the other close entries' questions as suggestions; empty when none does (the extractive composer
+        answers then).
+
+        The classifier (which entry, `Matcher.nearest`, at least NEAREST_FLOOR) and the retriever (which
+        passages) read the question independently. An entry agrees when it cites the section of one of the top
+        NEAREST_PASSAGES passages, or when the best sentence of the sections it cites is about as close to the
+        question as the best sentence of those passages (within NEAREST_EVIDENCE_GAP); or the classifier is all
+        but sure of it (NEAREST_SURE: "Do you need anti-rejection drugs with zimislecel?", 0.9998). "What are the warning
+        signs of DKA?" -> how to tell a genuine trial: the trial sections' best sentence is 0.05 below the
+        DKA section's, so it is not shown; "天津那个病人后来怎么样了" -> the CiPSC study's durability: 0.01."""
         if self.matcher is None:
             return Draft("")
         near = [m for m in self.matcher.nearest(question, language, query_vector) if m.confidence >= NEAREST_FLOOR]
-        found = {(p.metadata.get("doc_id", ""), (p.metadata.get("section", "").split(" > ") + [""])[1])
-                 for p in passages[:NEAREST_PASSAGES]}
-        agreed = [m for m in near if m.confidence >= NEAREST_SURE or any((s.doc_id, s.heading) in found for s in m.entry.answer)]
-        if not agreed:
+        top = passages[:NEAREST_PASSAGES]
+        if not near or not top:  # no evidence retrieved, nothing to agree
+            return Draft("")
+        found = {(p.metadata.get("doc_id", ""), (p.metadata.get("section", "").split(" > ") + [""])[1]) for p in top}
+        vector = np.asarray(query_vector, dtype=np.float32)
+        best = self._closest_sentence([p.chunk_id for p in top], vector)
+
+        def agrees(m: Match) -> bool:
+            cited = {(s.doc_id, s.heading) for s in m.entry.answer}
+            if m.confidence >= NEAREST_SURE or cited & found:
+                return True
+            chunks = [c for key in cited for c, _, _ in self._sections.get(key, [])]
+            return self._closest_sentence(chunks, vector) >= best - NEAREST_EVIDENCE_GAP
+
+        chosen = next((m for m in near if agrees(m)), None)
+        if chosen is None:
             return Draft("")
         try:
-            draft = self._draft(agreed[:1], language, titled=True)
+            draft = self._draft([chosen], language, titled=True)
         except LookupError as exc:
-            log.warning("library entry %s not used: %s", agreed[0].entry.id, exc)
+            log.warning("library entry %s not used: %s", chosen.entry.id, exc)
             return Draft("")
-        others = tuple(m.entry.question for m in near if m is not agreed[0])
+        others = tuple(m.entry.question for m in near if m is not chosen)
         return replace(draft, nearest=True, general=False, suggestions=others)
+
+    def _closest_sentence(self, chunk_ids: list[str], vector: np.ndarray) -> float:
+        """The highest similarity of the question to a sentence of these chunks (index-time vectors)."""
+        found = self.index.sentence_vectors(list(dict.fromkeys(chunk_ids)))
+        return max((float(v @ vector) for sentences in found.values() for _, v in sentences), default=-1.0)
 
     def _draft(self, matches: list[Match], language: str, titled: bool = False) -> Draft:
         numbering, used, texts, pairs, blocks = Numbering(), {}, {}, [], []
