@@ -864,3 +864,22 @@ def test_a_low_that_is_over_is_not_an_emergency(message):
 ])
 def test_a_low_that_comes_back_or_is_not_over_is_still_an_emergency(message):
     assert safety.screen(message, 5000).kind == "emergency", message
+
+
+# Stroke signs in someone with diabetes whose glucose is said to be normal: the stroke reply (call, stay, note the
+# time; nothing by mouth), not the steps for a low (sugar by mouth). Found reading replies as a patient (stop 21);
+# written before the change. With a low reading, or no word on the glucose, the steps for a low stay (a low can
+# look like a stroke, and those steps also say to call 120).
+@pytest.mark.parametrize("message, rule", [
+    ("我妈刚才突然说话含糊 右手拿不住筷子 她有糖尿病 血糖正常", "stroke_signs"),
+    pytest.param("dad has type 1, all of a sudden his speech is slurred and his left arm is weak, i checked his sugar "
+                 "and its 7.2", "stroke_signs", marks=pytest.mark.xfail(
+                     strict=True, reason="'his sugar and its 7.2' is not read as a glucose reading (glucose_values)")),
+    ("dad has type 1, all of a sudden his speech is slurred and his left arm is weak, his sugar is 7.2", "stroke_signs"),
+    ("my husband has type 1 and his face is drooping on one side and he's slurring, his sugar was fine when I checked",
+     "stroke_signs"),
+    ("she's type 1, slurring and her right hand won't grip, meter says 2.4", "severe_hypoglycaemia_signs"),
+])
+def test_stroke_signs_with_a_normal_glucose_get_the_stroke_reply(message, rule):
+    screen = safety.screen(message, 5000)
+    assert (screen.kind, screen.rule) == ("emergency", rule), (screen.rule, message)

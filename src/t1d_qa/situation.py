@@ -423,7 +423,7 @@ class Finding:
 
 _SIGN_GROUPS = ("severe", "neuro", "autonomic", "dka", "chest", "stroke", "self_harm")
 _CONTEXT_GROUPS = ("insulin_taken", "missed_meal", "low_reading", "high_reading", "diabetes", "glucose",
-                   "stockpile", "hoard", "farewell", "done")
+                   "stockpile", "hoard", "farewell", "done", "glucose_fine")
 _OTHER_GROUPS = ("insulin", "insulin_named", "immunosuppressant", "other", "change", "dose", "quantity", "cured", "persons", "requests",
                  "therapy", "outcome", "own_decision", "own_regimen", "conditional", "family", "dose_alone", "keep_on")
 
@@ -648,6 +648,12 @@ def emergency(finding: Finding) -> Decision:
                         "a severe sign told as happening now: " + ", ".join(_distinct(f.terms("severe"))))
     signs = _signs(f)
     on_insulin = f.has("insulin_taken") or f.has("insulin") or f.has("insulin_named")
+    # stroke signs with the glucose said or measured to be normal: a stroke, not a low, so the reply is call, stay
+    # and note the time (nothing by mouth), not sugar by mouth ("说话含糊 右手拿不住筷子 她有糖尿病 血糖正常")
+    glucose_fine = f.has("glucose_fine") or any(not is_low(v, u, with_symptoms=True) and not is_high(v, u)
+                                               for v, u in f.readings_now)
+    if f.has("stroke") and glucose_fine and not low_with_symptoms:
+        return Decision("emergency", "stroke_signs", "stroke signs with a normal glucose: " + ", ".join(f.terms("stroke")))
     if f.has("neuro") and (on_insulin or low_with_symptoms or any(f.has(g) for g in ("low_reading", "missed_meal",
                                                                                    "diabetes"))):
         # altered mental state in someone with diabetes: ADA level 3 (needs another person's help)
