@@ -310,9 +310,9 @@ def claims(text: str) -> str:
 
 def violations(text: str) -> list[str]:
     """Promotional wording or dose instructions in a finished reply (must be empty)."""
-    norm = normalize(claims(text))
+    norm = normalize(text)
     found = []
-    if PROMOTIONAL.matches(norm):
+    if PROMOTIONAL.matches(normalize(claims(text))):  # an entry's question asks; it claims nothing
         found.append("promotional claim")
     if re.search(r"(请|应|应该|可以)(停用|停掉|停|减少|减半|不打|不用)(你的|您的)?胰岛素|"
                  r"\byou (should|can|could|may) (stop|reduce|halve|skip|quit|come off|cut) (taking )?(your )?insulin", norm):
